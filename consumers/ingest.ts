@@ -1,0 +1,168 @@
+import type { Consumer, Kafka, KafkaMessage, Producer } from 'kafkajs';
+import type { Topics } from '../src/config/env.ts';
+import { decodeSpan, type DlqReason } from '../src/ingest/decode.ts';
+import { createDedupCache } from '../src/ingest/dedup.ts';
+import { dlqMessage } from '../src/ingest/dlq.ts';
+import { createPendingBatch } from '../src/ingest/pending-batch.ts';
+import type { Logger } from '../src/log.ts';
+import { spanToRow, dlqToRow } from '../src/store/rows.ts';
+import { createMutex } from '../src/util/mutex.ts';
+import { retry } from '../src/util/retry.ts';
+
+/** Where rows go: the Store satisfies it; tests may pass an in-memory double. */
+export interface RowSink {
+  insert(table: string, rows: readonly Record<string, unknown>[]): Promise<void>;
+}
+
+export interface IngestOptions {
+  kafka: Kafka;
+  sink: RowSink;
+  topics: Topics;
+  logger: Logger;
+  groupId?: string;
+  /** Flush when this many rows are pending (default 1,000). */
+  batchRows?: number;
+  /** …or when the oldest pending row is this old (ms, default 1,000). */
+  flushIntervalMs?: number;
+  /** Pause fetching while this many rows wait for ClickHouse (default 50,000). */
+  maxPendingRows?: number;
+  /** Wall clock for the future-timestamp check (injected for tests). */
+  now?: () => number;
+  fromBeginning?: boolean;
+}
+
+export interface IngestStats {
+  consumed: number;
+  valid: number;
+  dlq: Partial<Record<DlqReason, number>>;
+  rowsWritten: number;
+  flushes: number;
+  commits: number;
+}
+
+export interface IngestConsumer {
+  start(): Promise<void>;
+  /** Stops in a written order: stop fetching, flush sinks, commit offsets, disconnect. */
+  stop(): Promise<void>;
+  stats(): IngestStats;
+  /** Resolves once everything consumed so far is written and committed. */
+  flush(): Promise<void>;
+}
+
+/**
+ * The ingestion consumer: agent.spans → validate → ClickHouse (spans, dlq_events) and the DLQ
+ * topic. Offsets are committed only after ClickHouse acknowledged the rows and the DLQ topic
+ * acknowledged the bad messages, so a crash re-delivers rather than loses; re-delivered rows
+ * collapse in the ReplacingMergeTree tables (keyed by event_id).
+ */
+export function createIngestConsumer(options: IngestOptions): IngestConsumer {
+  const { kafka, sink, topics, logger } = options;
+  const log = logger.child({ component: 'ingest' });
+  const batchRows = options.batchRows ?? 1_000;
+  const flushIntervalMs = options.flushIntervalMs ?? 1_000;
+  const maxPending = options.maxPendingRows ?? 50_000;
+  const now = options.now ?? Date.now;
+  const consumer: Consumer = kafka.consumer({
+    groupId: options.groupId ?? 'runwarden-ingest',
+    maxBytesPerPartition: 4 * 1024 * 1024,
+  });
+  const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  const dedup = createDedupCache({ maxEntries: 1_000_000, ttlMs: 60 * 60_000 });
+  const exclusive = createMutex();
+  const stats: IngestStats = { consumed: 0, valid: 0, dlq: {}, rowsWritten: 0, flushes: 0, commits: 0 };
+  let pending = createPendingBatch();
+  let timer: NodeJS.Timeout | undefined;
+  let stopping = new AbortController();
+
+  function handle(topic: string, partition: number, message: KafkaMessage): void {
+    stats.consumed++;
+    const decoded = decodeSpan(message.value, { nowMs: now() });
+    const meta = { topic, partition, offset: message.offset };
+    if (decoded.ok && dedup.seen(decoded.event.event_id, decoded.event.ts)) {
+      toDlq('duplicate', `event_id ${decoded.event.event_id} was already ingested`);
+    } else if (decoded.ok) {
+      stats.valid++;
+      pending.spans.push(spanToRow(decoded.event, { partition, offset: Number(message.offset), ingestedAtMs: now() }));
+    } else {
+      toDlq(decoded.reason, decoded.message);
+    }
+    pending.advance(topic, partition, message.offset);
+
+    function toDlq(reason: DlqReason, text: string): void {
+      stats.dlq[reason] = (stats.dlq[reason] ?? 0) + 1;
+      pending.dlqMessages.push(dlqMessage(message, reason, text, meta, now()));
+      pending.dlqRows.push(dlqToRow({ tsMs: now(), reason, message: text, ...meta, value: message.value }));
+    }
+  }
+
+  async function flushLocked(): Promise<void> {
+    if (pending.isEmpty()) return;
+    const batch = pending;
+    pending = createPendingBatch();
+    const attempt = <T>(what: string, fn: () => Promise<T>) =>
+      retry(fn, {
+        retries: Infinity,
+        baseDelayMs: 200,
+        maxDelayMs: 5_000,
+        signal: stopping.signal,
+        onRetry: (err, n, delay) => log.warn({ err, attempt: n, delayMs: Math.round(delay) }, `${what} failed; retrying`),
+      });
+    if (batch.spans.length > 0) await attempt('insert spans', () => sink.insert('spans', batch.spans));
+    if (batch.dlqRows.length > 0) await attempt('insert dlq_events', () => sink.insert('dlq_events', batch.dlqRows));
+    if (batch.dlqMessages.length > 0) {
+      await attempt('produce DLQ', () => producer.send({ topic: topics.dlq, acks: -1, messages: batch.dlqMessages }));
+    }
+    stats.rowsWritten += batch.spans.length + batch.dlqRows.length;
+    stats.flushes++;
+    const offsets = batch.commitOffsets();
+    if (offsets.length > 0) {
+      await consumer.commitOffsets(offsets);
+      stats.commits++;
+    }
+  }
+
+  const flush = () => exclusive(flushLocked);
+
+  return {
+    async start() {
+      stopping = new AbortController();
+      await Promise.all([consumer.connect(), producer.connect()]);
+      await consumer.subscribe({ topic: topics.spans, fromBeginning: options.fromBeginning ?? true });
+      timer = setInterval(() => {
+        if (!pending.isEmpty() && now() - pending.firstAtMs >= flushIntervalMs) {
+          flush().catch((err: unknown) => log.error({ err }, 'scheduled flush failed'));
+        }
+      }, Math.max(50, Math.floor(flushIntervalMs / 4)));
+      await consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+          await exclusive(async () => {
+            for (const message of batch.messages) {
+              if (!isRunning() || isStale()) break;
+              handle(batch.topic, batch.partition, message);
+              resolveOffset(message.offset);
+            }
+            // Backpressure: while ClickHouse lags, this await holds the fetch loop.
+            if (pending.rows() >= batchRows || pending.rows() >= maxPending) await flushLocked();
+          });
+          await heartbeat();
+        },
+      });
+      log.info({ topic: topics.spans }, 'ingest consumer started');
+    },
+    async stop() {
+      if (timer) clearInterval(timer);
+      await consumer.stop();
+      try {
+        await flush();
+      } finally {
+        stopping.abort();
+        await Promise.allSettled([consumer.disconnect(), producer.disconnect()]);
+        log.info({ stats }, 'ingest consumer stopped');
+      }
+    },
+    stats: () => ({ ...stats, dlq: { ...stats.dlq } }),
+    flush,
+  };
+}

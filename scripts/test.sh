@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The test command (`npm test`): installs what the tests need, starts the services, type-checks,
+# runs the unit and integration suites, and prints a one-line summary.
+# Services: KAFKA_BROKERS / CLICKHOUSE_URL when set; testcontainers when a Docker engine answers;
+# otherwise the local Kafka (KRaft, from Maven Central) and ClickHouse (Debian package) of
+# scripts/services.sh, installed and started here from nothing.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "[test] installing npm packages (npm ci)" >&2
+  npm ci --no-audit --no-fund >&2
+fi
+
+if [ -z "${KAFKA_BROKERS:-}" ] || [ -z "${CLICKHOUSE_URL:-}" ]; then
+  if docker info >/dev/null 2>&1; then
+    echo "[test] a Docker engine answers: the integration tests start testcontainers" >&2
+  else
+    which=all
+    [ -n "${KAFKA_BROKERS:-}" ] && which=clickhouse
+    [ -n "${CLICKHOUSE_URL:-}" ] && which=kafka
+    bash scripts/services.sh up "$which"
+    eval "$(bash scripts/services.sh env | sed 's/^/export /')"
+  fi
+fi
+
+echo "[test] type-checking" >&2
+npx tsc -p tsconfig.json --noEmit
+
+mkdir -p .runwarden
+results=.runwarden/test-results.json
+rm -f "$results"
+status=0
+npx vitest run --reporter=default --reporter=json --outputFile.json="$results" "$@" || status=$?
+node scripts/test-summary.mjs "$results" || status=1
+exit $status

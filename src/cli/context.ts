@@ -1,0 +1,48 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { ConfigError, loadConfig, type Config } from '../config/env.ts';
+import { createLogger, type Logger } from '../log.ts';
+import { openStore } from '../store/open-store.ts';
+import type { Store } from '../store/store.ts';
+import { CliError, EXIT } from './exit-codes.ts';
+
+/** What every command gets: configuration parsed once from the environment, and a logger. */
+export interface CliContext {
+  config: Config;
+  logger: Logger;
+}
+
+export function createContext(env: Record<string, string | undefined>): CliContext {
+  let config: Config;
+  try {
+    config = loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new CliError(err.message, EXIT.usage);
+    throw err;
+  }
+  return { config, logger: createLogger(config.logLevel) };
+}
+
+/** The ClickHouse server when CLICKHOUSE_URL is set, the embedded chdb store otherwise. */
+export async function openConfiguredStore(ctx: CliContext): Promise<Store> {
+  const { clickhouse, dataDir } = ctx.config;
+  try {
+    if (clickhouse.url) {
+      return await openStore({
+        url: clickhouse.url,
+        database: clickhouse.database,
+        ...(clickhouse.username ? { username: clickhouse.username } : {}),
+        ...(clickhouse.password ? { password: clickhouse.password } : {}),
+      });
+    }
+    mkdirSync(dataDir, { recursive: true });
+    return await openStore({ path: join(dataDir, 'chdb'), database: clickhouse.database });
+  } catch (err) {
+    const where = clickhouse.url ?? `embedded store in ${dataDir}`;
+    throw new CliError(
+      `cannot open ClickHouse (${where}): ${(err as Error).message}\n` +
+        'Start it (scripts/services.sh up) or set CLICKHOUSE_URL to a reachable server.',
+      EXIT.unavailable,
+    );
+  }
+}

@@ -1,0 +1,136 @@
+import { z } from 'zod';
+
+/** Topic names (SPEC §1, §2, §3, §6). Overridable for multi-tenant clusters and tests. */
+export interface Topics {
+  spans: string;
+  dlq: string;
+  control: string;
+  findings: string;
+}
+
+const csv = z
+  .string()
+  .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+  .pipe(z.array(z.string().regex(/^[^\s:]+:\d+$/, 'each broker must be host:port')).min(1, 'name at least one broker'));
+
+const bool = z.enum(['1', '0', 'true', 'false', 'yes', 'no']).transform((v) => v === '1' || v === 'true' || v === 'yes');
+
+/** One zod schema over the environment: parsed once, at the edge; nothing inside reads process.env. */
+const envSchema = z
+  .object({
+    KAFKA_BROKERS: csv.default(['127.0.0.1:9092']),
+    KAFKA_CLIENT_ID: z.string().min(1).default('runwarden'),
+    KAFKA_SSL: bool.default(false),
+    KAFKA_SASL_MECHANISM: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']).optional(),
+    KAFKA_SASL_USERNAME: z.string().optional(),
+    KAFKA_SASL_PASSWORD: z.string().optional(),
+    CLICKHOUSE_URL: z.url('must be a URL such as http://127.0.0.1:8123').optional(),
+    CLICKHOUSE_USER: z.string().optional(),
+    CLICKHOUSE_PASSWORD: z.string().optional(),
+    CLICKHOUSE_DATABASE: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'letters, digits and _ only').default('runwarden'),
+    RUNWARDEN_DATA_DIR: z.string().min(1).default('.runwarden'),
+    RUNWARDEN_POLICY: z.string().optional(),
+    RUNWARDEN_TOPIC_SPANS: z.string().min(1).default('agent.spans'),
+    RUNWARDEN_TOPIC_DLQ: z.string().min(1).default('agent.spans.dlq'),
+    RUNWARDEN_TOPIC_CONTROL: z.string().min(1).default('agent.control'),
+    RUNWARDEN_TOPIC_FINDINGS: z.string().min(1).default('runwarden.findings'),
+    RUNWARDEN_HMAC_KEYS: z.string().optional(),
+    RUNWARDEN_HMAC_ACTIVE_KEY: z.string().optional(),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  })
+  .superRefine((e, ctx) => {
+    if (e.KAFKA_SASL_MECHANISM && (!e.KAFKA_SASL_USERNAME || !e.KAFKA_SASL_PASSWORD)) {
+      ctx.addIssue({ code: 'custom', path: ['KAFKA_SASL_USERNAME'], message: 'KAFKA_SASL_MECHANISM is set: also set KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD' });
+    }
+  });
+
+export interface KafkaConfig {
+  brokers: string[];
+  clientId: string;
+  ssl: boolean;
+  sasl?: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string };
+}
+
+export interface ClickhouseConfig {
+  /** Absent: the embedded chdb store under dataDir. */
+  url?: string;
+  username?: string;
+  password?: string;
+  database: string;
+}
+
+export interface HmacKeyRing {
+  activeKeyId: string;
+  keys: Record<string, string>;
+}
+
+export interface Config {
+  kafka: KafkaConfig;
+  clickhouse: ClickhouseConfig;
+  dataDir: string;
+  policyPath?: string;
+  topics: Topics;
+  hmac?: HmacKeyRing;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+}
+
+/** Thrown when configuration is invalid; the message lists each variable and what to change. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Parses the environment into a Config, or throws a ConfigError that says what to fix. */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const parsed = envSchema.safeParse(stripEmpty(env));
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(environment)'}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  const config: Config = {
+    kafka: { brokers: e.KAFKA_BROKERS, clientId: e.KAFKA_CLIENT_ID, ssl: e.KAFKA_SSL },
+    clickhouse: { database: e.CLICKHOUSE_DATABASE },
+    dataDir: e.RUNWARDEN_DATA_DIR,
+    topics: {
+      spans: e.RUNWARDEN_TOPIC_SPANS,
+      dlq: e.RUNWARDEN_TOPIC_DLQ,
+      control: e.RUNWARDEN_TOPIC_CONTROL,
+      findings: e.RUNWARDEN_TOPIC_FINDINGS,
+    },
+    logLevel: e.LOG_LEVEL,
+  };
+  if (e.KAFKA_SASL_MECHANISM && e.KAFKA_SASL_USERNAME && e.KAFKA_SASL_PASSWORD) {
+    config.kafka.sasl = { mechanism: e.KAFKA_SASL_MECHANISM, username: e.KAFKA_SASL_USERNAME, password: e.KAFKA_SASL_PASSWORD };
+  }
+  if (e.CLICKHOUSE_URL) config.clickhouse.url = e.CLICKHOUSE_URL;
+  if (e.CLICKHOUSE_USER) config.clickhouse.username = e.CLICKHOUSE_USER;
+  if (e.CLICKHOUSE_PASSWORD) config.clickhouse.password = e.CLICKHOUSE_PASSWORD;
+  if (e.RUNWARDEN_POLICY) config.policyPath = e.RUNWARDEN_POLICY;
+  if (e.RUNWARDEN_HMAC_KEYS) config.hmac = parseKeyRing(e.RUNWARDEN_HMAC_KEYS, e.RUNWARDEN_HMAC_ACTIVE_KEY);
+  return config;
+}
+
+/** `id1:secret1,id2:secret2`; the active key is RUNWARDEN_HMAC_ACTIVE_KEY or the first. */
+export function parseKeyRing(spec: string, active?: string): HmacKeyRing {
+  const keys: Record<string, string> = {};
+  for (const part of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const at = part.indexOf(':');
+    const id = part.slice(0, at);
+    const secret = part.slice(at + 1);
+    if (at <= 0 || secret.length < 16) {
+      throw new ConfigError('invalid configuration:\n  RUNWARDEN_HMAC_KEYS: write it as id:secret[,id:secret], each secret at least 16 characters');
+    }
+    keys[id] = secret;
+  }
+  const activeKeyId = active ?? Object.keys(keys)[0];
+  if (!activeKeyId || !(activeKeyId in keys)) {
+    throw new ConfigError(`invalid configuration:\n  RUNWARDEN_HMAC_ACTIVE_KEY: "${active ?? ''}" is not one of the ids in RUNWARDEN_HMAC_KEYS`);
+  }
+  return { activeKeyId, keys };
+}
+
+function stripEmpty(env: Record<string, string | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && v !== '') out[k] = v;
+  return out;
+}

@@ -1,0 +1,28 @@
+import { Kafka, logLevel, type KafkaConfig as KafkaJsConfig, type LogEntry } from 'kafkajs';
+import type { KafkaConfig } from '../config/env.ts';
+import type { Logger } from '../log.ts';
+
+process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
+
+/** Builds a kafkajs client from validated options; kafkajs logs go through our pino logger. */
+export function createKafka(options: KafkaConfig, logger?: Logger): Kafka {
+  const config: KafkaJsConfig = {
+    clientId: options.clientId,
+    brokers: options.brokers,
+    ssl: options.ssl,
+    logLevel: logLevel.WARN,
+    retry: { initialRetryTime: 100, retries: 8 },
+  };
+  if (options.sasl) config.sasl = { ...options.sasl } as NonNullable<KafkaJsConfig['sasl']>;
+  if (logger) {
+    const child = logger.child({ component: 'kafkajs' });
+    config.logCreator = () => (entry: LogEntry) => {
+      const { message, ...rest } = entry.log;
+      const level = entry.level <= logLevel.ERROR ? 'error' : entry.level === logLevel.WARN ? 'warn' : 'debug';
+      child[level]({ ns: entry.namespace, ...rest }, message);
+    };
+  } else {
+    config.logCreator = () => () => undefined;
+  }
+  return new Kafka(config);
+}
