@@ -65,6 +65,9 @@ export function createIngestConsumer(options: IngestOptions): IngestConsumer {
   const consumer: Consumer = kafka.consumer({
     groupId: options.groupId ?? 'runwarden-ingest',
     maxBytesPerPartition: 4 * 1024 * 1024,
+    // A killed member is noticed within 15 s, so a restarted warden resumes quickly.
+    sessionTimeout: 15_000,
+    heartbeatInterval: 1_500,
   });
   const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   const dedup = createDedupCache({ maxEntries: 1_000_000, ttlMs: 60 * 60_000 });
