@@ -73,13 +73,14 @@ export function decodeSpan(value: Uint8Array | string | null, options: DecodeOpt
     return {
       ok: false,
       reason: 'unknown_version',
-      message: `unknown schema ${JSON.stringify(version ?? null)}; expected "${SPAN_SCHEMA_VERSION}"`,
+      // Truncated: the message travels in a DLQ header and a producer may send anything here.
+      message: `unknown schema ${JSON.stringify(version ?? null).slice(0, 80)}; expected "${SPAN_SCHEMA_VERSION}"`,
     };
   }
   const parsed = spanEventSchema.safeParse(json);
   if (!parsed.success) {
     const issues = toIssues(parsed.error);
-    const numeric = parsed.error.issues.some(isNumberIssue);
+    const numeric = parsed.error.issues.some((issue) => isNumberIssue(issue, json));
     return {
       ok: false,
       reason: numeric ? 'invalid_number' : 'schema_violation',
@@ -103,10 +104,33 @@ function toIssues(error: z.ZodError): DecodeIssue[] {
   return error.issues.slice(0, 10).map((i) => ({ path: i.path.join('.'), message: i.message }));
 }
 
-function isNumberIssue(issue: z.core.$ZodIssue): boolean {
-  if (issue.code === 'too_small' && issue.origin === 'number') return true;
-  if (issue.code === 'invalid_type' && issue.expected === 'number') return true;
-  if (issue.code === 'invalid_type' && issue.expected === 'int') return true;
-  if (issue.code === 'invalid_union') return issue.errors.some((branch) => branch.some(isNumberIssue));
-  return false;
+/**
+ * A bad number (negative, non-finite, non-integer) rather than a wrong shape: the value the
+ * producer sent is a JSON number. A string or null where a number belongs is a schema violation.
+ * `root` is what the issue's path is relative to (union branches report paths relative to the union).
+ */
+function isNumberIssue(issue: z.core.$ZodIssue, root: unknown): boolean {
+  const value = valueAt(root, issue.path);
+  if (typeof value !== 'number') return false;
+  switch (issue.code) {
+    case 'too_small':
+      return true;
+    case 'too_big':
+      return issue.origin === 'int'; // beyond 2^53 - 1: not exact in a double
+    case 'invalid_type':
+      return issue.expected === 'number' || issue.expected === 'int';
+    case 'invalid_union':
+      return issue.errors.some((branch) => branch.some((inner) => isNumberIssue(inner, value)));
+    default:
+      return false;
+  }
+}
+
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let value = root;
+  for (const key of path) {
+    if (value === null || typeof value !== 'object') return undefined;
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  return value;
 }

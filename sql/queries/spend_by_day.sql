@@ -1,0 +1,15 @@
+-- Question: how much did each tenant, user and model spend per day (UTC), in usd and tokens?
+-- Source: cohort_minute (exact under replays). Rows with model '' are non-LLM events (no spend).
+SELECT
+    toDate(minute) AS day,
+    tenant_id,
+    user_id,
+    model,
+    sum(cost_nusd) / 1000000000 AS cost_usd,
+    sum(input_tokens) AS input_tokens,
+    sum(output_tokens) AS output_tokens,
+    sum(llm_calls) AS llm_calls
+FROM cohort_minute
+WHERE llm_calls > 0
+GROUP BY day, tenant_id, user_id, model
+ORDER BY day, cost_usd DESC, tenant_id, user_id, model

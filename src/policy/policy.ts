@@ -1,0 +1,129 @@
+import { readFile } from 'node:fs/promises';
+import { extname } from 'node:path';
+import YAML from 'yaml';
+import { toolLoopParamIssues } from '../../detectors/tool-loop.ts';
+import { DEFAULT_PRICE_TABLE, type ModelPrice, type PriceTable } from '../pricing/price-table.ts';
+import { formatIssue, formatZodIssues } from './format-issues.ts';
+import {
+  AGENT_DEFAULTS,
+  RUNS_DEFAULTS,
+  agentPolicySchema,
+  policyFileSchema,
+  type AgentOverride,
+  type AgentPolicy,
+  type RunsPolicy,
+} from './policy-schema.ts';
+
+/** A validated policy: defaults and every listed agent already merged and checked. */
+export interface Policy {
+  defaults: AgentPolicy;
+  /** agent_id → its resolved policy (defaults + override). Agents not listed use `defaults`. */
+  agents: ReadonlyMap<string, AgentPolicy>;
+  runs: RunsPolicy;
+  /** Model (lower case) → usd per 1M tokens. */
+  pricing: PriceTable;
+}
+
+export type PolicyFormat = 'yaml' | 'json';
+
+/** A policy that cannot be used, with one line per problem: `path: what to change (got value)`. */
+export class PolicyError extends Error {
+  override readonly name = 'PolicyError';
+  /** A policy does not fix itself: retrying cannot help. */
+  readonly retriable = false;
+  constructor(
+    readonly issues: readonly string[],
+    readonly source = 'policy',
+    options?: ErrorOptions,
+  ) {
+    super(`invalid ${source}:\n${issues.map((i) => `  - ${i}`).join('\n')}`, options);
+  }
+}
+
+/**
+ * Validates an already parsed policy document (`null`/empty means all defaults) and resolves
+ * every agent. Throws PolicyError listing every problem, not only the first.
+ */
+export function parsePolicy(doc: unknown, source = 'policy'): Policy {
+  const parsed = policyFileSchema.safeParse(doc ?? {}, { reportInput: true });
+  if (!parsed.success) throw new PolicyError(formatZodIssues(parsed.error), source);
+  const file = parsed.data;
+  const issues: string[] = [];
+
+  const defaults = resolveAgent(AGENT_DEFAULTS, file.defaults, ['defaults'], issues);
+  const agents = new Map<string, AgentPolicy>();
+  // Cross-field problems in the defaults would repeat under every agent: report them once.
+  if (issues.length === 0) {
+    for (const [agentId, override] of Object.entries(file.agents ?? {})) {
+      agents.set(agentId, resolveAgent(defaults, override, ['agents', agentId], issues));
+    }
+  }
+  if (issues.length) throw new PolicyError(issues, source);
+
+  const models: Record<string, ModelPrice> = file.pricing?.replace_defaults ? {} : { ...DEFAULT_PRICE_TABLE };
+  for (const [model, price] of Object.entries(file.pricing?.models ?? {})) models[model.toLowerCase()] = price;
+
+  return { defaults, agents, runs: { ...RUNS_DEFAULTS, ...defined(file.runs) }, pricing: models };
+}
+
+/** Parses policy text (YAML or JSON) and validates it. Throws PolicyError. */
+export function loadPolicy(text: string, format: PolicyFormat, source = 'policy'): Policy {
+  let doc: unknown;
+  try {
+    doc = format === 'json' ? JSON.parse(text) : YAML.parse(text);
+  } catch (err) {
+    throw new PolicyError([`not valid ${format.toUpperCase()}: ${(err as Error).message}`], source, { cause: err });
+  }
+  return parsePolicy(doc, source);
+}
+
+/** Reads a policy file; `.json` is JSON, anything else (`.yaml`, `.yml`) YAML. Throws PolicyError. */
+export async function loadPolicyFile(path: string): Promise<Policy> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new PolicyError([`cannot read the policy file: ${(err as Error).message}`], path, { cause: err });
+  }
+  return loadPolicy(text, extname(path).toLowerCase() === '.json' ? 'json' : 'yaml', path);
+}
+
+/** The policy with no file: every default. */
+export const DEFAULT_POLICY: Policy = parsePolicy({});
+
+/** Merges an override over a base field by field, then checks the result as a whole. */
+function resolveAgent(base: AgentPolicy, override: AgentOverride | undefined, at: string[], issues: string[]): AgentPolicy {
+  const o = override ?? {};
+  const merged = {
+    ...base,
+    ...pickLater(o),
+    step_cap: { ...base.step_cap, ...defined(o.step_cap) },
+    tool_loop: { ...base.tool_loop, ...defined(o.tool_loop) },
+    commands: { ttl: { ...base.commands.ttl, ...defined(o.commands?.ttl) } },
+  };
+  const checked = agentPolicySchema.safeParse(merged, { reportInput: true });
+  if (!checked.success) {
+    issues.push(...formatZodIssues(checked.error, at));
+    return base;
+  }
+  const inherited = (field: string) => (o.tool_loop && field in o.tool_loop ? '' : ' (value inherited from defaults)');
+  for (const i of toolLoopParamIssues(checked.data.tool_loop)) {
+    issues.push(formatIssue([...at, 'tool_loop', i.path], i.message + inherited(i.path)));
+  }
+  return checked.data;
+}
+
+function pickLater(o: AgentOverride): Partial<AgentPolicy> {
+  const out: Partial<AgentPolicy> = {};
+  if (o.cost_spike) out.cost_spike = o.cost_spike;
+  if (o.judge_drift) out.judge_drift = o.judge_drift;
+  if (o.budgets) out.budgets = o.budgets;
+  return out;
+}
+
+/** Drops `undefined` members so that spreading a partial never blanks a default. */
+function defined<T extends object>(o: T | undefined): { [K in keyof T]?: Exclude<T[K], undefined> } {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(o ?? {})) if (v !== undefined) out[k] = v;
+  return out as { [K in keyof T]?: Exclude<T[K], undefined> };
+}

@@ -1,0 +1,51 @@
+import type { Scope } from '../contracts/common.ts';
+
+/** Who is taking a step: what the guard matches command scopes against. */
+export interface StepContext {
+  runId: string;
+  agentId?: string;
+  tenantId?: string;
+  userId?: string;
+  /** Cohort attributes (model_version, plan_tier, …) for cohort-scoped commands. */
+  attrs?: Record<string, string>;
+}
+
+/** A cohort scope id is `dim=value` pairs joined by `,` (e.g. `agent_id=bot,model_version=v2`). */
+export function parseCohortId(id: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of id.split(',')) {
+    const eq = part.indexOf('=');
+    if (eq > 0) out[part.slice(0, eq)] = part.slice(eq + 1);
+  }
+  return out;
+}
+
+/** Builds the canonical cohort scope id: dimensions sorted by name. */
+export function cohortId(dims: Record<string, string>): string {
+  return Object.keys(dims)
+    .sort()
+    .map((k) => `${k}=${dims[k]}`)
+    .join(',');
+}
+
+/** True when a command with this scope applies to a step taken in `ctx`. */
+export function scopeMatches(scope: Scope, ctx: StepContext): boolean {
+  switch (scope.kind) {
+    case 'global':
+      return true;
+    case 'run':
+      return scope.id === ctx.runId;
+    case 'agent':
+      return scope.id === ctx.agentId;
+    case 'tenant':
+      return scope.id === ctx.tenantId;
+    case 'user':
+      return scope.id === ctx.userId;
+    case 'cohort': {
+      const dims = parseCohortId(scope.id);
+      const have: Record<string, string | undefined> = { ...ctx.attrs, run_id: ctx.runId, agent_id: ctx.agentId, tenant_id: ctx.tenantId, user_id: ctx.userId };
+      const keys = Object.keys(dims);
+      return keys.length > 0 && keys.every((k) => have[k] === dims[k]);
+    }
+  }
+}
