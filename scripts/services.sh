@@ -55,7 +55,7 @@ kafka_up() {
       >"$k/log/format.log" 2>&1 || { cat "$k/log/format.log" >&2; die "kafka storage format failed"; }
   fi
   log "starting Kafka on 127.0.0.1:$KAFKA_PORT"
-  nohup java -cp "$cp" "${jvm[@]}" kafka.Kafka "$k/server.properties" >"$k/log/stdout.log" 2>&1 &
+  nohup java -cp "$cp" "${jvm[@]}" kafka.Kafka "$k/server.properties" </dev/null >"$k/log/stdout.log" 2>&1 &
   echo $! >"$k/pid"
   local i
   for ((i = 0; i < WAIT_SECONDS * 2; i++)); do
@@ -95,8 +95,9 @@ clickhouse_up() {
   log "starting ClickHouse on 127.0.0.1:$CH_HTTP_PORT"
   local bin; bin=$(clickhouse_bin)
   if [ "$(basename "$bin")" = clickhouse ]; then bin="$bin server"; fi
-  (cd "$c" && nohup $bin --config-file="$c/etc/config.xml" >"$c/log/stdout.log" 2>&1 &
-    echo $! >"$c/pid")
+  # exec: the pid file names the server itself, and no shell lingers holding the caller's pipes.
+  (cd "$c" && exec $bin --config-file="$c/etc/config.xml") </dev/null >"$c/log/stdout.log" 2>&1 &
+  echo $! >"$c/pid"
   local i
   for ((i = 0; i < WAIT_SECONDS * 2; i++)); do
     if clickhouse_ready; then log "clickhouse ready"; return; fi
