@@ -5,6 +5,7 @@ import { createDedupCache } from '../src/ingest/dedup.ts';
 import { dlqMessage } from '../src/ingest/dlq.ts';
 import { createPendingBatch } from '../src/ingest/pending-batch.ts';
 import type { Logger } from '../src/log.ts';
+import { DEFAULT_PRICE_TABLE, priceLlmCall, type PriceTable } from '../src/pricing/price-table.ts';
 import { spanToRow, dlqToRow } from '../src/store/rows.ts';
 import { createMutex } from '../src/util/mutex.ts';
 import { retry } from '../src/util/retry.ts';
@@ -29,6 +30,8 @@ export interface IngestOptions {
   /** Wall clock for the future-timestamp check (injected for tests). */
   now?: () => number;
   fromBeginning?: boolean;
+  /** Prices LLM calls that report no `cost_usd` (default: the built-in list prices). */
+  priceTable?: PriceTable;
 }
 
 export interface IngestStats {
@@ -38,6 +41,8 @@ export interface IngestStats {
   rowsWritten: number;
   flushes: number;
   commits: number;
+  /** LLM calls without `cost_usd` whose model is not in the price table (stored at $0). */
+  unpricedLlmCalls: number;
 }
 
 export interface IngestConsumer {
@@ -62,6 +67,8 @@ export function createIngestConsumer(options: IngestOptions): IngestConsumer {
   const flushIntervalMs = options.flushIntervalMs ?? 1_000;
   const maxPending = options.maxPendingRows ?? 50_000;
   const now = options.now ?? Date.now;
+  const priceTable = options.priceTable ?? DEFAULT_PRICE_TABLE;
+  const unpricedModels = new Set<string>();
   const consumer: Consumer = kafka.consumer({
     groupId: options.groupId ?? 'runwarden-ingest',
     maxBytesPerPartition: 4 * 1024 * 1024,
@@ -72,7 +79,7 @@ export function createIngestConsumer(options: IngestOptions): IngestConsumer {
   const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   const dedup = createDedupCache({ maxEntries: 1_000_000, ttlMs: 60 * 60_000 });
   const exclusive = createMutex();
-  const stats: IngestStats = { consumed: 0, valid: 0, dlq: {}, rowsWritten: 0, flushes: 0, commits: 0 };
+  const stats: IngestStats = { consumed: 0, valid: 0, dlq: {}, rowsWritten: 0, flushes: 0, commits: 0, unpricedLlmCalls: 0 };
   let pending = createPendingBatch();
   let timer: NodeJS.Timeout | undefined;
   let stopping = new AbortController();
@@ -85,7 +92,15 @@ export function createIngestConsumer(options: IngestOptions): IngestConsumer {
       toDlq('duplicate', `event_id ${decoded.event.event_id} was already ingested`);
     } else if (decoded.ok) {
       stats.valid++;
-      pending.spans.push(spanToRow(decoded.event, { partition, offset: Number(message.offset), ingestedAtMs: now() }));
+      const event = decoded.event;
+      let pricedCostUsd: number | undefined;
+      if (event.kind === 'llm_call' && event.llm.cost_usd === undefined) {
+        const price = priceLlmCall(event.llm, priceTable);
+        if (price.known) pricedCostUsd = price.costUsd;
+        else noteUnpriced(event.llm.model);
+      }
+      const rowMeta = { partition, offset: Number(message.offset), ingestedAtMs: now() };
+      pending.spans.push(spanToRow(event, pricedCostUsd === undefined ? rowMeta : { ...rowMeta, pricedCostUsd }));
     } else {
       toDlq(decoded.reason, decoded.message);
     }
@@ -95,6 +110,15 @@ export function createIngestConsumer(options: IngestOptions): IngestConsumer {
       stats.dlq[reason] = (stats.dlq[reason] ?? 0) + 1;
       pending.dlqMessages.push(dlqMessage(message, reason, text, meta, now()));
       pending.dlqRows.push(dlqToRow({ tsMs: now(), reason, message: text, ...meta, value: message.value }));
+    }
+  }
+
+  function noteUnpriced(model: string): void {
+    stats.unpricedLlmCalls++;
+    // Once per model: a fleet on an unlisted model would otherwise log on every call.
+    if (unpricedModels.size < 1_000 && !unpricedModels.has(model)) {
+      unpricedModels.add(model);
+      log.warn({ model }, 'LLM call without cost_usd for a model missing from the price table; stored at $0 — add it under pricing.models in the policy file');
     }
   }
 

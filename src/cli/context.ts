@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, loadConfig, type Config } from '../config/env.ts';
 import { createLogger, type Logger } from '../log.ts';
+import { DEFAULT_POLICY, PolicyError, loadPolicyFile, type Policy } from '../policy/policy.ts';
 import { openStore } from '../store/open-store.ts';
 import type { Store } from '../store/store.ts';
 import { CliError, EXIT } from './exit-codes.ts';
@@ -44,5 +45,17 @@ export async function openConfiguredStore(ctx: CliContext): Promise<Store> {
         'Start it (scripts/services.sh up) or set CLICKHOUSE_URL to a reachable server.',
       EXIT.unavailable,
     );
+  }
+}
+
+/** The policy file named by RUNWARDEN_POLICY (or `--policy`), or every default without one. */
+export async function loadConfiguredPolicy(ctx: CliContext, override?: string): Promise<Policy> {
+  const path = override ?? ctx.config.policyPath;
+  if (!path) return DEFAULT_POLICY;
+  try {
+    return await loadPolicyFile(path);
+  } catch (err) {
+    if (err instanceof PolicyError) throw new CliError(err.message, EXIT.usage);
+    throw err;
   }
 }
