@@ -1,8 +1,10 @@
 import { Command, CommanderError } from 'commander';
 import { registerDemo } from './commands/demo.ts';
 import { registerMigrate } from './commands/migrate.ts';
+import { registerReplay } from './commands/replay.ts';
 import { registerSchemas } from './commands/schemas.ts';
 import { registerSimulate } from './commands/simulate.ts';
+import { registerSql } from './commands/sql.ts';
 import { registerStart } from './commands/start.ts';
 import { CliError, EXIT } from './exit-codes.ts';
 
@@ -24,6 +26,8 @@ Exit codes: 0 ok, 1 failure, 2 usage/configuration, 3 Kafka/ClickHouse unavailab
   registerStart(program, env);
   registerMigrate(program, env);
   registerSimulate(program, env);
+  registerReplay(program, env);
+  registerSql(program, env);
   registerSchemas(program);
   return program;
 }

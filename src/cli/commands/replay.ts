@@ -1,0 +1,100 @@
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
+import type { Command } from 'commander';
+import { decodeSpan, type DlqReason } from '../../ingest/decode.ts';
+import { createPerRunStage } from '../../engine/per-run-stage.ts';
+import type { KeyRing } from '../../control/sign.ts';
+import { createContext, loadConfiguredPolicy } from '../context.ts';
+import { CliError, EXIT } from '../exit-codes.ts';
+import { createLineWriter } from '../line-writer.ts';
+
+/**
+ * Signs replay output when RUNWARDEN_HMAC_KEYS is not set. Replay sends nothing anywhere; a fixed,
+ * public key keeps its output byte-identical from run to run. Guards never hold this key.
+ */
+export const REPLAY_KEY_RING: KeyRing = { activeKeyId: 'replay', keys: { replay: 'runwarden-replay-public-key' } };
+
+interface ReplayOptions {
+  findings?: boolean;
+  policy?: string;
+}
+
+export function registerReplay(program: Command, env: Record<string, string | undefined>): void {
+  program
+    .command('replay')
+    .description('embedded mode: run the detectors over span events (JSON Lines) with no Kafka or ClickHouse; print the control commands they would send')
+    .argument('<file>', 'JSON Lines of span events, or - for stdin')
+    .option('--findings', 'interleave the findings (runwarden.finding/v1) with the commands, in the order they arise')
+    .option('--policy <file>', 'policy file (YAML or JSON); default RUNWARDEN_POLICY, else built-in defaults')
+    .addHelpText(
+      'after',
+      `
+Deterministic: event time drives every window, issued_at and ts; the same input gives the same
+output bytes. Bad lines are reported on stderr and skipped (as the DLQ would take them); the
+future-timestamp check is off, since it would depend on the wall clock. Commands are signed with
+RUNWARDEN_HMAC_KEYS when set, else with a fixed public key id "replay".
+Exit code 0 unless the input could not be read (4).`,
+    )
+    .action(async (file: string, opts: ReplayOptions) => {
+      const ctx = createContext(env);
+      const policy = await loadConfiguredPolicy(ctx, opts.policy);
+      const stage = createPerRunStage({ policy, keyRing: ctx.config.hmac ?? REPLAY_KEY_RING });
+      const input = openInput(file);
+      const out = createLineWriter(process.stdout);
+      const bad: Partial<Record<DlqReason, number>> = {};
+      const actions: Record<string, number> = {};
+      const rules: Record<string, number> = {};
+      let lines = 0;
+      let valid = 0;
+      let reported = 0;
+
+      const reader = createInterface({ input, crlfDelay: Infinity });
+      try {
+        for await (const line of reader) {
+          lines++;
+          if (line.trim() === '') continue;
+          const decoded = decodeSpan(line, { nowMs: 0, maxFutureMs: Number.POSITIVE_INFINITY });
+          if (!decoded.ok) {
+            bad[decoded.reason] = (bad[decoded.reason] ?? 0) + 1;
+            // Reported one per line up to 100, then only counted: a wrong file must not flood the terminal.
+            if (reported++ < 100) process.stderr.write(`line ${lines}: ${decoded.reason}: ${decoded.message}\n`);
+            continue;
+          }
+          valid++;
+          for (const { finding, command } of stage.apply(decoded.event)) {
+            rules[`${finding.detector}/${finding.rule}`] = (rules[`${finding.detector}/${finding.rule}`] ?? 0) + 1;
+            if (opts.findings) await out.write(JSON.stringify(finding));
+            if (command) {
+              actions[command.action] = (actions[command.action] ?? 0) + 1;
+              await out.write(JSON.stringify(command));
+            }
+          }
+        }
+      } catch (err) {
+        throw new CliError(`cannot read ${file === '-' ? 'stdin' : file}: ${(err as Error).message}`, EXIT.input);
+      }
+      await out.end();
+
+      const badTotal = Object.values(bad).reduce((a, b) => a + (b ?? 0), 0);
+      const summary = [
+        `replayed ${lines} lines: ${valid} events, ${badTotal} bad${badTotal ? ` (${fmt(bad)})` : ''}, ${stage.duplicates} duplicates dropped`,
+        `findings: ${fmt(rules) || 'none'}`,
+        `commands: ${fmt(actions) || 'none'}`,
+        `runs still open: ${stage.runs.size}`,
+      ];
+      process.stderr.write(`${summary.join('\n')}\n`);
+    });
+}
+
+function openInput(file: string): Readable {
+  if (file === '-') return process.stdin;
+  const stream = createReadStream(file);
+  return stream;
+}
+
+const fmt = (counts: Record<string, number | undefined>) =>
+  Object.entries(counts)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([k, v]) => `${k} ${v ?? 0}`)
+    .join(', ');
