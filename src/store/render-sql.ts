@@ -33,10 +33,25 @@ export function renderSql(template: string, version: ServerVersion): string {
 /**
  * Splits a rendered migration into statements: each ends with `;` at the end of a line.
  * Comment-only chunks are dropped. (Semicolons inside a line, e.g. in a string literal, stay.)
+ * A whole-line `--` comment never ends a statement, even when its text ends with `;`.
  */
 export function splitStatements(sql: string): string[] {
-  return sql
-    .split(/;[ \t]*(?:\r?\n|$)/)
-    .map((chunk) => chunk.trim())
-    .filter((chunk) => chunk.split('\n').some((line) => line.trim() !== '' && !line.trim().startsWith('--')));
+  const statements: string[] = [];
+  let lines: string[] = [];
+  const flush = (): void => {
+    const chunk = lines.join('\n').trim();
+    if (chunk.split('\n').some((line) => line.trim() !== '' && !line.trim().startsWith('--'))) statements.push(chunk);
+    lines = [];
+  };
+  for (const line of sql.split(/\r?\n/)) {
+    const end = /;[ \t]*$/.exec(line);
+    if (end === null || line.trim().startsWith('--')) {
+      lines.push(line);
+      continue;
+    }
+    lines.push(line.slice(0, end.index));
+    flush();
+  }
+  flush();
+  return statements;
 }
