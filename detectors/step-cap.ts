@@ -97,7 +97,7 @@ export function stepCap(state: StepCapState, event: SpanEvent, ctx: StepCapConte
         ...state,
         llm_calls: state.llm_calls + 1,
         tokens: state.tokens + event.llm.input_tokens + event.llm.output_tokens,
-        cost_usd: state.cost_usd + price.costUsd,
+        cost_usd: tidy(state.cost_usd + price.costUsd),
         unpriced_llm_calls: state.unpriced_llm_calls + (price.known ? 0 : 1),
       };
       if (!price.known && !fired.has('unpriced_model')) {
@@ -142,14 +142,21 @@ export function stepCap(state: StepCapState, event: SpanEvent, ctx: StepCapConte
       fired.add(abortRule);
       fired.add(warnRule);
       findings.push(capFinding(event, next, ctx.caps, metric, 'abort', observed, cap));
-    } else if (observed >= ctx.caps.warn_ratio * cap && !fired.has(warnRule)) {
+    } else if (observed >= tidy(ctx.caps.warn_ratio * cap) && !fired.has(warnRule)) {
       fired.add(warnRule);
-      findings.push(capFinding(event, next, ctx.caps, metric, 'warn', observed, ctx.caps.warn_ratio * cap));
+      findings.push(capFinding(event, next, ctx.caps, metric, 'warn', observed, tidy(ctx.caps.warn_ratio * cap)));
     }
   }
   if (fired.size !== state.fired.length) next = { ...next, fired: [...fired] };
   return { state: next, findings };
 }
+
+/**
+ * Rounds to 15 significant digits, the precision a double holds exactly in decimal. Binary
+ * floating point drifts below decimal values ($0.10 × 50 sums to 4.999999999999998, 0.55 × 100 is
+ * 55.00000000000001); without this a run would reach its cap or warn share and never fire.
+ */
+const tidy = (x: number): number => Number(x.toPrecision(15));
 
 function capFinding(
   event: SpanEvent,

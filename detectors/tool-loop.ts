@@ -18,7 +18,11 @@ export const toolLoopParamsSchema = strictSection({
   /** … and more than this many → abort. */
   max_differing_consecutive_abort: positiveInt(),
   /** Cycle periods searched (steps per turn), e.g. 2 for A→B→A→B. */
-  cycle_min_period: z.number().int('must be an integer').min(2, 'must be at least 2 (period 1 is the consecutive rule)'),
+  cycle_min_period: z
+    .number()
+    .int('must be an integer')
+    .min(2, 'must be at least 2 (period 1 is the consecutive rule)')
+    .max(MAX_CYCLE_PERIOD, `must be at most ${MAX_CYCLE_PERIOD}`),
   cycle_max_period: z.number().int('must be an integer').max(MAX_CYCLE_PERIOD, `must be at most ${MAX_CYCLE_PERIOD}`),
   /** Full turns of a cycle before it fires. */
   cycle_min_turns: z.number().int('must be an integer').min(2, 'must be at least 2'),

@@ -79,6 +79,71 @@ describe('step-cap: each cap warns once at ≥ 75 % and aborts once on the step 
   });
 });
 
+describe('step-cap: boundaries (warn at ≥ 75 % exactly, abort at exactly 100 %)', () => {
+  const cases: { name: string; caps: Partial<StepCaps>; events: () => SpanEvent[]; expected: [string, number, number, number][] }[] = [
+    { name: '74 tool calls of 100: below 75 %, nothing', caps: {}, events: () => repeat(74, () => make.tool('t')), expected: [] },
+    { name: '75 tool calls of 100: exactly 75 % warns', caps: {}, events: () => repeat(75, () => make.tool('t')), expected: [['tool_calls_warn', 75, 75, 75]] },
+    { name: '99 tool calls of 100: warn only', caps: {}, events: () => repeat(99, () => make.tool('t')), expected: [['tool_calls_warn', 75, 75, 75]] },
+    {
+      name: 'cap 4 LLM calls: the 3rd is exactly 75 %, the 4th aborts',
+      caps: { max_llm_calls: 4 },
+      events: () => repeat(5, () => make.llm(1, 1, { cost_usd: 0 })),
+      expected: [
+        ['llm_calls_warn', 3, 3, 3],
+        ['llm_calls_abort', 4, 4, 4],
+      ],
+    },
+    { name: '149 999 tokens: just under 75 % of 200k', caps: {}, events: () => [make.llm(149_998, 1, { cost_usd: 0 })], expected: [] },
+    { name: '150 000 tokens: exactly 75 % of 200k', caps: {}, events: () => [make.llm(149_999, 1, { cost_usd: 0 })], expected: [['tokens_warn', 1, 150_000, 150_000]] },
+    {
+      name: '199 999 tokens then 1 more: aborts on the token that reaches 200k',
+      caps: {},
+      events: () => [make.llm(199_998, 1, { cost_usd: 0 }), make.llm(1, 0, { cost_usd: 0 })],
+      expected: [
+        ['tokens_warn', 1, 199_999, 150_000],
+        ['tokens_abort', 2, 200_000, 200_000],
+      ],
+    },
+    {
+      // $0.10 fifty times sums to 4.999999999999998 in binary floating point.
+      name: '$0.10 × 50 reaches $5 exactly: warns at the 38th ($3.80 ≥ $3.75), aborts at the 50th',
+      caps: { max_llm_calls: 1000 },
+      events: () => repeat(50, () => make.llm(1, 1, { cost_usd: 0.1 })),
+      expected: [
+        ['cost_usd_warn', 38, 3.8, 3.75],
+        ['cost_usd_abort', 50, 5, 5],
+      ],
+    },
+    {
+      // 0.55 × 100 is 55.00000000000001 in binary floating point.
+      name: 'warn_ratio 0.55 of 100 tool calls warns at exactly the 55th',
+      caps: { warn_ratio: 0.55 },
+      events: () => repeat(56, () => make.tool('t')),
+      expected: [['tool_calls_warn', 55, 55, 55]],
+    },
+    {
+      name: 'warn_ratio 1: no separate warn, only the abort at the cap',
+      caps: { warn_ratio: 1, max_tool_calls: 3 },
+      events: () => repeat(4, () => make.tool('t')),
+      expected: [['tool_calls_abort', 3, 3, 3]],
+    },
+    {
+      name: 'a tighter run_start limit ($1) aborts at the 10th $0.10 call',
+      caps: { max_cost_usd: 1 },
+      events: () => [make.runStart({ max_cost_usd: 1 }), ...repeat(10, () => make.llm(1, 1, { cost_usd: 0.1 }))],
+      expected: [
+        ['cost_usd_warn', 9, 0.8, 0.75],
+        ['cost_usd_abort', 11, 1, 1],
+      ],
+    },
+  ];
+
+  it.each(cases)('$name', ({ caps, events, expected }) => {
+    const { out } = drive(events(), { ...DEFAULT_CAPS, ...caps });
+    expect(out.map((o) => [o.finding.rule, o.at, o.finding.observed, o.finding.threshold])).toEqual(expected);
+  });
+});
+
 describe('step-cap: run limits', () => {
   it('a late run_start that tightens below the current count aborts at once', () => {
     const events: SpanEvent[] = [...repeat(10, () => make.llm(1, 1, { cost_usd: 0 }))];

@@ -118,6 +118,121 @@ describe('tool-loop rules (SPEC §3.2), default limits', () => {
   });
 });
 
+describe('tool-loop boundaries and policy limits', () => {
+  const cases: { name: string; steps: string[]; params?: Partial<ToolLoopParams>; expected: (string | number)[][] }[] = [
+    {
+      name: 'identical ×5, a different call, identical ×5: the streak resets, never aborts',
+      steps: [...times(5, 'A:x'), 'B:y', ...times(5, 'A:x')],
+      params: { repeat_warn_at: 100 },
+      expected: [],
+    },
+    {
+      name: 'differing args 15 in a row: warn at the 6th, no abort (limit 15)',
+      steps: times(15, (i) => `page:p${i}`),
+      expected: [['differing_consecutive_warn', 6, 6, 5]],
+    },
+    {
+      name: 'a policy with a higher abort limit (warn 5, abort 8): warn at the 6th, abort at the 9th',
+      steps: times(12, (i) => `page:p${i}`),
+      params: { max_differing_consecutive_warn: 5, max_differing_consecutive_abort: 8 },
+      expected: [
+        ['differing_consecutive_warn', 6, 6, 5],
+        ['differing_consecutive_abort', 9, 9, 8],
+      ],
+    },
+    {
+      name: 'warn and abort limits equal: both fire on the same step, the abort first',
+      steps: times(7, (i) => `page:p${i}`),
+      params: { max_differing_consecutive_warn: 5, max_differing_consecutive_abort: 5 },
+      expected: [
+        ['differing_consecutive_abort', 6, 6, 5],
+        ['differing_consecutive_warn', 6, 6, 5],
+      ],
+    },
+    {
+      name: 'a differing streak broken by another tool restarts the count',
+      steps: [...times(5, (i) => `page:p${i}`), 'other:1', ...times(5, (i) => `page:q${i}`)],
+      expected: [],
+    },
+    {
+      name: 'period-4 cycle, 2 full turns + 3 steps: not yet',
+      steps: times(11, (i) => ['A:1', 'B:2', 'C:3', 'D:4'][i % 4] ?? ''),
+      params: { repeat_warn_at: 100 },
+      expected: [],
+    },
+    {
+      name: 'period-4 cycle with differing args: warn after 3 turns (12th step), no abort',
+      steps: times(16, (i) => `${['A', 'B', 'C', 'D'][i % 4] ?? ''}:${i}`),
+      expected: [['differing_cycle', 12, 3, 3]],
+    },
+    {
+      name: 'period-3 cycle with differing args: warn at the 9th step',
+      steps: times(9, (i) => `${['A', 'B', 'C'][i % 3] ?? ''}:${i}`),
+      expected: [['differing_cycle', 9, 3, 3]],
+    },
+    {
+      name: 'A→B cycle without args_hash: a differing cycle (warn), never an identical one',
+      steps: times(10, (i) => (i % 2 ? 'B' : 'A')),
+      expected: [['differing_cycle', 6, 3, 3]],
+    },
+    {
+      name: 'a cycle interrupted after 2 turns restarts its turn count',
+      steps: ['A:x', 'B:y', 'A:x', 'B:y', 'C:z', 'A:x', 'B:y', 'A:x', 'B:y'],
+      params: { repeat_warn_at: 100 },
+      expected: [],
+    },
+    {
+      name: 'cycle_min_turns 4: an A→B cycle aborts at the 8th step',
+      steps: times(10, (i) => (i % 2 ? 'B:y' : 'A:x')),
+      params: { cycle_min_turns: 4, repeat_warn_at: 100 },
+      expected: [['identical_cycle', 8, 4, 4]],
+    },
+    {
+      name: 'cycle periods limited to 2–3: a period-4 cycle is not reported',
+      steps: times(16, (i) => ['A:1', 'B:2', 'C:3', 'D:4'][i % 4] ?? ''),
+      params: { cycle_max_period: 3, repeat_warn_at: 100 },
+      expected: [],
+    },
+    {
+      name: 'the same (tool, args) twice anywhere: below the repeat warn',
+      steps: ['A:x', 'B:1', 'C:2', 'A:x', 'D:3'],
+      expected: [],
+    },
+    {
+      name: 'repeat_warn_at 2: warns at the second time a call is seen',
+      steps: ['A:x', 'B:1', 'A:x'],
+      params: { repeat_warn_at: 2 },
+      expected: [['repeated_call', 3, 2, 2]],
+    },
+    { name: 'the same args_hash on different tools is not a repeat', steps: ['A:x', 'B:x', 'C:x', 'D:x'], expected: [] },
+    { name: 'an empty run: nothing', steps: [], expected: [] },
+  ];
+
+  it.each(cases)('$name', ({ steps, params, expected }) => {
+    expect(summary(drive(events(steps), { ...TOOL_LOOP_DEFAULTS, ...params }).out)).toEqual(expected);
+  });
+
+  it('the abort after a differing streak names the tool, the streak and the limit', () => {
+    const f = drive(events(times(16, (i) => `page:p${i}`))).out.find((o) => o.finding.rule === 'differing_consecutive_abort')?.finding;
+    expect(f).toMatchObject({ severity: 'critical', observed: 16, threshold: 15, details: { tool: 'page', consecutive: 16, step: 16 } });
+  });
+
+  it('a period-4 identical cycle carries the 4 steps of its turn', () => {
+    const steps = times(12, (i) => ['A:1', 'B:2', 'C:3', 'D:4'][i % 4] ?? '');
+    const f = drive(events(steps)).out.find((o) => o.finding.rule === 'identical_cycle')?.finding;
+    expect(f?.details).toMatchObject({
+      period: 4,
+      turns: 3,
+      cycle: [
+        { tool: 'A', args_hash: '1' },
+        { tool: 'B', args_hash: '2' },
+        { tool: 'C', args_hash: '3' },
+        { tool: 'D', args_hash: '4' },
+      ],
+    });
+  });
+});
+
 const RULE_ORDER = ['identical_consecutive', 'differing_consecutive_abort', 'differing_consecutive_warn', 'identical_cycle', 'differing_cycle', 'repeated_call'];
 const order = (r: string) => RULE_ORDER.indexOf(r);
 
