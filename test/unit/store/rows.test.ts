@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { controlCommandSchema, type ControlCommand } from '../../../src/contracts/control.ts';
 import { findingSchema, type Finding } from '../../../src/contracts/finding.ts';
 import { spanEventSchema, type SpanEvent } from '../../../src/contracts/span.ts';
-import { commandToRow, DLQ_MAX_VALUE_BYTES, dlqToRow, findingToRow, spanToRow, type DlqRecord, type SpanRowMeta } from '../../../src/store/rows.ts';
+import { commandToRow, DLQ_MAX_VALUE_BYTES, dlqToRow, findingToRow, spanToRow, type DlqRecord, type SpanRow, type SpanRowMeta } from '../../../src/store/rows.ts';
 import { spanEventArb } from '../contracts/arbitraries.ts';
 
 const TS = Date.UTC(2026, 0, 15, 10, 0, 0);
@@ -24,7 +24,7 @@ const span = (fields: Record<string, unknown>): SpanEvent =>
   });
 
 /** What spanToRow gives an event with no kind-specific payload: the column defaults. */
-const DEFAULTS = {
+const DEFAULTS: Omit<SpanRow, 'kind'> = {
   event_id: 'e1',
   ts_ms: TS,
   run_id: 'r1',
@@ -67,7 +67,7 @@ const DEFAULTS = {
 const SPAN_COLUMNS = [...Object.keys(DEFAULTS), 'kind'].sort();
 
 describe('spanToRow', () => {
-  it.each<[string, Record<string, unknown>, Partial<typeof DEFAULTS> & Record<string, unknown>]>([
+  it.each<[string, Record<string, unknown>, Partial<SpanRow>]>([
     ['run_start without limits', { kind: 'run_start' }, {}],
     [
       'run_start with every limit',
