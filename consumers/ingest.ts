@@ -76,7 +76,7 @@ export function createIngestConsumer(options: IngestOptions): IngestConsumer {
     sessionTimeout: 15_000,
     heartbeatInterval: 1_500,
   });
-  const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, retry: { retries: Number.MAX_SAFE_INTEGER, maxRetryTime: 30_000 } });
   const dedup = createDedupCache({ maxEntries: 1_000_000, ttlMs: 60 * 60_000 });
   const exclusive = createMutex();
   const stats: IngestStats = { consumed: 0, valid: 0, dlq: {}, rowsWritten: 0, flushes: 0, commits: 0, unpricedLlmCalls: 0 };

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { ConfigError, loadConfig, type Config } from '../config/env.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { DEFAULT_POLICY, PolicyError, loadPolicyFile, type Policy } from '../policy/policy.ts';
+import type { KeyRing } from '../control/sign.ts';
 import { openStore } from '../store/open-store.ts';
 import type { Store } from '../store/store.ts';
 import { CliError, EXIT } from './exit-codes.ts';
@@ -58,4 +59,15 @@ export async function loadConfiguredPolicy(ctx: CliContext, override?: string): 
     if (err instanceof PolicyError) throw new CliError(err.message, EXIT.usage);
     throw err;
   }
+}
+
+/** The signing keys; detection and operator commands cannot run without them. */
+export function requireKeyRing(ctx: CliContext): KeyRing {
+  if (ctx.config.hmac) return ctx.config.hmac;
+  throw new CliError(
+    'RUNWARDEN_HMAC_KEYS is not set: commands must be signed with a secret the agents\' guards share.\n' +
+      'Set RUNWARDEN_HMAC_KEYS=key-id:secret (secret ≥ 16 characters; several keys comma-separated for rotation, ' +
+      'RUNWARDEN_HMAC_ACTIVE_KEY names the one that signs).',
+    EXIT.usage,
+  );
 }

@@ -16,7 +16,7 @@ const countSchema = z.object({ n: z.coerce.number() });
 
 /** `runwarden start` as a real process, pointed at this test's topics and database. */
 function startWarden(env: Record<string, string>): ChildProcess {
-  const child = spawn(process.execPath, ['bin/runwarden.js', 'start'], {
+  const child = spawn(process.execPath, ['bin/runwarden.js', 'start', '--stages', 'ingest'], {
     cwd: root,
     env: { ...process.env, ...env, LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'ignore', 'pipe'],

@@ -37,3 +37,16 @@ export async function readTopic(kafka: Kafka, topic: string, count: number, time
   }
   return out;
 }
+
+/** Every message currently in `topic` (up to its end offsets when called). */
+export async function readTopicToEnd(kafka: Kafka, topic: string, timeoutMs: number): Promise<ReadMessage[]> {
+  const admin = kafka.admin();
+  await admin.connect();
+  let count = 0;
+  try {
+    for (const p of await admin.fetchTopicOffsets(topic)) count += Number(p.high) - Number(p.low);
+  } finally {
+    await admin.disconnect();
+  }
+  return count === 0 ? [] : readTopic(kafka, topic, count, timeoutMs);
+}

@@ -1,9 +1,21 @@
 import type { Command } from 'commander';
-import { createIngestConsumer } from '../../../consumers/ingest.ts';
+import { createIngestConsumer, type IngestConsumer } from '../../../consumers/ingest.ts';
+import { createPipelineConsumer, type PipelineConsumer } from '../../../consumers/pipeline.ts';
 import { createKafka } from '../../kafka/client.ts';
 import { defaultTopicSpecs, ensureTopics } from '../../kafka/topics.ts';
 import { migrate } from '../../store/migrate.ts';
-import { createContext, loadConfiguredPolicy, openConfiguredStore } from '../context.ts';
+import { createContext, loadConfiguredPolicy, openConfiguredStore, requireKeyRing } from '../context.ts';
+import { CliError, EXIT } from '../exit-codes.ts';
+
+const STAGES = ['ingest', 'detect'] as const;
+type Stage = (typeof STAGES)[number];
+
+interface StartOptions {
+  groupPrefix: string;
+  policy?: string;
+  stages: string;
+  heartbeatMs: string;
+}
 
 export function registerStart(program: Command, env: Record<string, string | undefined>): void {
   program
@@ -11,23 +23,44 @@ export function registerStart(program: Command, env: Record<string, string | und
     .description('run the consumers against Kafka and ClickHouse until SIGINT/SIGTERM')
     .option('--group-prefix <prefix>', 'consumer group prefix', 'runwarden')
     .option('--policy <file>', 'policy file (YAML or JSON); default RUNWARDEN_POLICY, else built-in defaults')
-    .action(async (opts: { groupPrefix: string; policy?: string }) => {
+    .option('--stages <list>', `stages this process runs, comma-separated (${STAGES.join(', ')}); scale out by starting more processes`, STAGES.join(','))
+    .option('--heartbeat-ms <ms>', 'warden heartbeat interval on the control topic (ms)', '5000')
+    .action(async (opts: StartOptions) => {
       const ctx = createContext(env);
-      // Validated before anything connects: a bad policy fails fast with what to fix.
+      const stages = parseStages(opts.stages);
+      // Everything that can be wrong in the input is checked before anything connects.
       const policy = await loadConfiguredPolicy(ctx, opts.policy);
+      const keyRing = stages.has('detect') ? requireKeyRing(ctx) : undefined;
+      const heartbeatIntervalMs = Number(opts.heartbeatMs);
+      if (!Number.isInteger(heartbeatIntervalMs) || heartbeatIntervalMs < 0) throw new CliError('--heartbeat-ms must be a whole number of ms (0 turns heartbeats off)', EXIT.usage);
+
       const store = await openConfiguredStore(ctx);
       await migrate(store);
       const kafka = createKafka(ctx.config.kafka, ctx.logger);
-      await ensureTopics(kafka, defaultTopicSpecs(ctx.config.topics));
-      const ingest = createIngestConsumer({
-        kafka,
-        sink: store,
-        topics: ctx.config.topics,
-        logger: ctx.logger,
-        groupId: `${opts.groupPrefix}-ingest`,
-        priceTable: policy.pricing,
-      });
-      await ingest.start();
+      try {
+        await ensureTopics(kafka, defaultTopicSpecs(ctx.config.topics));
+      } catch (err) {
+        await store.close();
+        throw new CliError(`cannot reach Kafka at ${ctx.config.kafka.brokers.join(',')}: ${(err as Error).message}\nStart it (scripts/services.sh up) or set KAFKA_BROKERS.`, EXIT.unavailable);
+      }
+      let ingest: IngestConsumer | undefined;
+      let pipeline: PipelineConsumer | undefined;
+      if (stages.has('ingest')) {
+        ingest = createIngestConsumer({ kafka, sink: store, topics: ctx.config.topics, logger: ctx.logger, groupId: `${opts.groupPrefix}-ingest`, priceTable: policy.pricing });
+      }
+      if (keyRing) {
+        pipeline = createPipelineConsumer({
+          kafka,
+          sink: store,
+          topics: ctx.config.topics,
+          logger: ctx.logger,
+          policy,
+          keyRing,
+          groupId: `${opts.groupPrefix}-detect`,
+          heartbeatIntervalMs,
+        });
+      }
+      await Promise.all([ingest?.start(), pipeline?.start()]);
       await new Promise<void>((resolve) => {
         const stop = (signal: string) => {
           ctx.logger.info({ signal }, 'shutting down');
@@ -36,8 +69,18 @@ export function registerStart(program: Command, env: Record<string, string | und
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
       });
-      // Written order: stop fetching, flush sinks, commit offsets, disconnect; then the store.
-      await ingest.stop();
+      // Written order, per consumer: stop fetching, flush sinks, commit offsets, disconnect; then the store.
+      await Promise.all([ingest?.stop(), pipeline?.stop()]);
       await store.close();
     });
+}
+
+function parseStages(list: string): Set<Stage> {
+  const stages = new Set<Stage>();
+  for (const raw of list.split(',').map((s) => s.trim()).filter(Boolean)) {
+    if (!(STAGES as readonly string[]).includes(raw)) throw new CliError(`--stages: unknown stage "${raw}"; expected some of ${STAGES.join(', ')}`, EXIT.usage);
+    stages.add(raw as Stage);
+  }
+  if (stages.size === 0) throw new CliError(`--stages: name at least one of ${STAGES.join(', ')}`, EXIT.usage);
+  return stages;
 }

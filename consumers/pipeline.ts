@@ -1,0 +1,276 @@
+import { randomUUID } from 'node:crypto';
+import type { Admin, Consumer, Kafka, Message, Producer } from 'kafkajs';
+import type { Topics } from '../src/config/env.ts';
+import type { ControlCommand } from '../src/contracts/control.ts';
+import type { Finding } from '../src/contracts/finding.ts';
+import { heartbeatCommand } from '../src/control/operator.ts';
+import { signCommand, type KeyRing } from '../src/control/sign.ts';
+import { createPartitionProgress, parseCommitMetadata, type PartitionProgress } from '../src/engine/partition-progress.ts';
+import { createPerRunStage, type PerRunStage } from '../src/engine/per-run-stage.ts';
+import { createBatchWriter, type BatchWriter, type TableSink } from '../src/ingest/batch-writer.ts';
+import { decodeSpan } from '../src/ingest/decode.ts';
+import type { Logger } from '../src/log.ts';
+import type { Policy } from '../src/policy/policy.ts';
+import { commandToRow, findingToRow } from '../src/store/rows.ts';
+import { retry } from '../src/util/retry.ts';
+
+export interface PipelineOptions {
+  kafka: Kafka;
+  /** Audit rows (findings, control_commands) go here: the Store, or an in-memory double. */
+  sink: TableSink;
+  topics: Topics;
+  logger: Logger;
+  policy: Policy;
+  keyRing: KeyRing;
+  groupId?: string;
+  /** Heartbeats on the control topic this often (ms, default 5,000); 0 turns them off. */
+  heartbeatIntervalMs?: number;
+  /** Names this warden process in its heartbeats (default: a random id per process). */
+  wardenId?: string;
+  /** Offsets are committed this often, after the audit rows are in ClickHouse (ms, default 1,000). */
+  commitIntervalMs?: number;
+  /** Wall clock for heartbeats and the decoder's future check (injected in tests). */
+  now?: () => number;
+  fromBeginning?: boolean;
+  /** Called after every batch with the running totals (tests and metrics await progress with it). */
+  onProgress?: (stats: Readonly<PipelineStats>) => void;
+}
+
+export interface PipelineStats {
+  events: number;
+  /** Messages the decoder rejected (the ingest consumer sends them to the DLQ). */
+  invalid: number;
+  duplicates: number;
+  /** Events re-applied after a restart or rebalance to rebuild run state, without emitting. */
+  restored: number;
+  findings: number;
+  commands: Record<string, number>;
+  heartbeats: number;
+  commits: number;
+  liveRuns: number;
+}
+
+export interface PipelineConsumer {
+  start(): Promise<void>;
+  /** Written order: stop heartbeats, stop fetching, flush audit rows, commit offsets, disconnect. */
+  stop(): Promise<void>;
+  stats(): PipelineStats;
+}
+
+interface PartitionState {
+  stage: PerRunStage;
+  progress: PartitionProgress;
+}
+
+/** Events handled between two deliveries of findings and commands: bounds the abort latency inside a large batch. */
+const DELIVERY_CHUNK = 100;
+
+/**
+ * The per-run detection consumer (SPEC §3 items 1–2, §4): agent.spans → step-cap and tool-loop
+ * per run → findings to runwarden.findings, signed commands to agent.control, both audited in
+ * ClickHouse. Partitions are keyed by run_id, so each partition's runs are complete here.
+ *
+ * Exactly-once output without a checkpoint store: see partition-progress.ts. On every (re)join
+ * of the group, run state is dropped and rebuilt from the committed offsets.
+ */
+export function createPipelineConsumer(options: PipelineOptions): PipelineConsumer {
+  const { kafka, topics, logger, policy, keyRing } = options;
+  const log = logger.child({ component: 'pipeline' });
+  const now = options.now ?? Date.now;
+  const groupId = options.groupId ?? 'runwarden-detect';
+  const heartbeatIntervalMs = options.heartbeatIntervalMs ?? 5_000;
+  const wardenId = options.wardenId ?? `warden-${randomUUID().slice(0, 8)}`;
+  const consumer: Consumer = kafka.consumer({ groupId, sessionTimeout: 15_000, heartbeatInterval: 1_500, maxBytesPerPartition: 2 * 1024 * 1024 });
+  // Idempotent producers must not cap retries by count (kafkajs warns); maxRetryTime still bounds one send.
+  const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, retry: { retries: Number.MAX_SAFE_INTEGER, maxRetryTime: 30_000 } });
+  const admin: Admin = kafka.admin();
+  const writer: BatchWriter = createBatchWriter({ sink: options.sink, logger, maxRows: 1_000, flushIntervalMs: options.commitIntervalMs ?? 1_000 });
+  const stats: PipelineStats = { events: 0, invalid: 0, duplicates: 0, restored: 0, findings: 0, commands: {}, heartbeats: 0, commits: 0, liveRuns: 0 };
+
+  let partitions = new Map<number, PartitionState>();
+  /** Committed high-water marks of this generation, fetched once per (re)join. */
+  let committed: Promise<Map<number, bigint | undefined>> | undefined;
+  /** Commit points waiting for the audit rows before them to reach ClickHouse. */
+  let pendingCommits = new Map<number, { offset: string; metadata: string }>();
+  let generation = 0;
+  let lastFetchMs = 0;
+  let sequence = 0;
+  let commitTimer: NodeJS.Timeout | undefined;
+  let heartbeatTimer: NodeJS.Timeout | undefined;
+  let committing: Promise<void> = Promise.resolve();
+  /** The batch being handled, so that stop() can wait for it before the last commit. */
+  let inFlight: Promise<void> = Promise.resolve();
+  const stopping = new AbortController();
+
+  async function fetchCommitted(): Promise<Map<number, bigint | undefined>> {
+    const [entry] = await admin.fetchOffsets({ groupId, topics: [topics.spans] });
+    return new Map((entry?.partitions ?? []).map((p) => [p.partition, parseCommitMetadata(p.metadata)]));
+  }
+
+  async function partitionState(partition: number): Promise<PartitionState> {
+    const known = partitions.get(partition);
+    if (known) return known;
+    committed ??= fetchCommitted();
+    const restoreUntil = (await committed).get(partition);
+    const progress = createPartitionProgress(restoreUntil);
+    const stage = createPerRunStage({ policy, keyRing, onEvict: (entry) => progress.evicted(entry.runId) });
+    const state = { stage, progress };
+    partitions.set(partition, state);
+    if (restoreUntil !== undefined) log.info({ partition, restoreUntil: String(restoreUntil) }, 'rebuilding run state from the committed offset');
+    return state;
+  }
+
+  /** Sends findings and commands (acks from all replicas), then hands their audit rows to the writer. */
+  async function deliver(findings: Finding[], commands: ControlCommand[]): Promise<void> {
+    if (findings.length === 0 && commands.length === 0) return;
+    const topicMessages: Array<{ topic: string; messages: Message[] }> = [];
+    if (findings.length > 0) topicMessages.push({ topic: topics.findings, messages: findings.map((f) => ({ key: f.scope.id, value: JSON.stringify(f) })) });
+    if (commands.length > 0) topicMessages.push({ topic: topics.control, messages: commands.map((c) => ({ key: c.scope.id, value: JSON.stringify(c) })) });
+    await retry(() => producer.sendBatch({ acks: -1, topicMessages }), {
+      retries: Infinity,
+      signal: stopping.signal,
+      onRetry: (err, attempt) => log.warn({ err, attempt }, 'delivering commands failed; retrying'),
+    });
+    stats.findings += findings.length;
+    for (const c of commands) stats.commands[c.action] = (stats.commands[c.action] ?? 0) + 1;
+    await writer.add('findings', findings.map(findingToRow));
+    await writer.add('control_commands', commands.map((c) => commandToRow(c, { source: 'pipeline' })));
+  }
+
+  /** Commits what is safe: the commit points taken before the audit rows they cover were flushed. */
+  function commit(): Promise<void> {
+    committing = committing.then(async () => {
+      if (pendingCommits.size === 0) return;
+      const snapshot = pendingCommits;
+      const gen = generation;
+      pendingCommits = new Map();
+      await writer.flush();
+      if (gen !== generation) return; // partitions moved meanwhile: the new owner rebuilds from the last commit
+      const offsets = [...snapshot].map(([partition, point]) => ({ topic: topics.spans, partition, ...point }));
+      try {
+        await consumer.commitOffsets(offsets);
+        stats.commits++;
+      } catch (err) {
+        // A rebalance in progress: the next join rebuilds from the last successful commit.
+        log.warn({ err }, 'offset commit failed; will retry with the next commit point');
+        for (const [p, point] of snapshot) if (!pendingCommits.has(p)) pendingCommits.set(p, point);
+      }
+    });
+    return committing;
+  }
+
+  async function beat(): Promise<void> {
+    // Beat only while the fetch loop turns: a stuck or backpressured warden goes silent, and the
+    // guards fail closed (by default) rather than trusting a warden that no longer enforces.
+    if (now() - lastFetchMs > 3 * heartbeatIntervalMs) return;
+    const command = signCommand(
+      heartbeatCommand({ issuedAt: now(), sequence: ++sequence, wardenId, ttlMs: 3 * heartbeatIntervalMs }),
+      keyRing,
+    );
+    await producer.send({ topic: topics.control, acks: -1, messages: [{ key: 'heartbeat', value: JSON.stringify(command) }] });
+    stats.heartbeats++;
+  }
+
+  return {
+    async start() {
+      await Promise.all([consumer.connect(), producer.connect(), admin.connect()]);
+      await consumer.subscribe({ topic: topics.spans, fromBeginning: options.fromBeginning ?? true });
+      consumer.on(consumer.events.GROUP_JOIN, () => {
+        // Fetching resumes from the committed offsets: drop state so it is rebuilt, never double-applied.
+        generation++;
+        partitions = new Map();
+        pendingCommits = new Map();
+        committed = undefined;
+      });
+      consumer.on(consumer.events.FETCH_START, () => {
+        lastFetchMs = now();
+        // The first beat goes out as soon as the fetch loop turns, not an interval later.
+        if (sequence === 0 && heartbeatIntervalMs > 0) void beat().catch((err: unknown) => log.warn({ err }, 'heartbeat failed'));
+      });
+      await consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+          let finished!: () => void;
+          inFlight = new Promise<void>((r) => (finished = r));
+          try {
+            await handleBatch();
+          } finally {
+            finished();
+          }
+          async function handleBatch(): Promise<void> {
+            const gen = generation;
+            const { stage, progress } = await partitionState(batch.partition);
+            let findings: Finding[] = [];
+            let commands: ControlCommand[] = [];
+            let sinceDelivery = 0;
+            const flushChunk = async (lastOffset: string | undefined) => {
+              await deliver(findings, commands);
+              findings = [];
+              commands = [];
+              sinceDelivery = 0;
+              if (lastOffset === undefined || gen !== generation) return;
+              resolveOffset(lastOffset);
+              const point = progress.commitPoint();
+              if (point) pendingCommits.set(batch.partition, point);
+              await heartbeat();
+            };
+            let last: string | undefined;
+            for (const message of batch.messages) {
+              if (!isRunning() || isStale()) break;
+              const offset = BigInt(message.offset);
+              const decoded = decodeSpan(message.value, { nowMs: now() });
+              if (decoded.ok) {
+                stats.events++;
+                const event = decoded.event;
+                const isNew = stage.runs.get(event.run_id) === undefined;
+                const duplicatesBefore = stage.duplicates;
+                const emissions = stage.apply(event);
+                if (stage.duplicates > duplicatesBefore) stats.duplicates++;
+                if (isNew && stage.runs.get(event.run_id) !== undefined) progress.opened(event.run_id, offset);
+                if (progress.isRestoring(offset)) {
+                  stats.restored++;
+                } else {
+                  for (const e of emissions) {
+                    findings.push(e.finding);
+                    if (e.command) commands.push(e.command);
+                  }
+                }
+              } else {
+                stats.invalid++;
+              }
+              progress.processed(offset);
+              last = message.offset;
+              if (++sinceDelivery >= DELIVERY_CHUNK || commands.length > 0) await flushChunk(last);
+            }
+            await flushChunk(last);
+            stats.liveRuns = [...partitions.values()].reduce((n, p) => n + p.stage.runs.size, 0);
+            options.onProgress?.(stats);
+          }
+        },
+      });
+      commitTimer = setInterval(() => void commit().catch((err: unknown) => log.error({ err }, 'commit failed')), options.commitIntervalMs ?? 1_000);
+      if (heartbeatIntervalMs > 0) {
+        heartbeatTimer = setInterval(() => void beat().catch((err: unknown) => log.warn({ err }, 'heartbeat failed')), heartbeatIntervalMs);
+      }
+      log.info({ groupId, topic: topics.spans, wardenId }, 'pipeline consumer started');
+    },
+
+    async stop() {
+      clearInterval(heartbeatTimer);
+      // Stop fetching, let the batch in hand finish, and commit while still in the group
+      // (kafkajs cannot commit once stop() has left it).
+      consumer.pause([{ topic: topics.spans }]);
+      await inFlight;
+      clearInterval(commitTimer);
+      await commit();
+      await consumer.stop();
+      stopping.abort();
+      await writer.close();
+      await Promise.allSettled([consumer.disconnect(), producer.disconnect(), admin.disconnect()]);
+      log.info({ stats }, 'pipeline consumer stopped');
+    },
+
+    stats: () => ({ ...stats, commands: { ...stats.commands } }),
+  };
+}
