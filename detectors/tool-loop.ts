@@ -45,18 +45,27 @@ export const TOOL_LOOP_DEFAULTS: ToolLoopParams = {
   max_tracked_calls: 256,
 };
 
+/** A cross-field problem: `path` is the field to change, `fields` every field it involves. */
+export interface ParamIssue {
+  path: keyof ToolLoopParams;
+  fields: readonly (keyof ToolLoopParams)[];
+  message: string;
+}
+
 /** Cross-field checks, with the path of the field to change. */
-export function toolLoopParamIssues(p: ToolLoopParams): { path: string; message: string }[] {
-  const issues: { path: string; message: string }[] = [];
+export function toolLoopParamIssues(p: ToolLoopParams): ParamIssue[] {
+  const issues: ParamIssue[] = [];
   if (p.max_differing_consecutive_abort < p.max_differing_consecutive_warn) {
     issues.push({
       path: 'max_differing_consecutive_abort',
+      fields: ['max_differing_consecutive_abort', 'max_differing_consecutive_warn'],
       message: `must be at least max_differing_consecutive_warn (${p.max_differing_consecutive_warn}): raise it or lower the warn limit; got ${p.max_differing_consecutive_abort}`,
     });
   }
   if (p.cycle_max_period < p.cycle_min_period) {
     issues.push({
       path: 'cycle_max_period',
+      fields: ['cycle_max_period', 'cycle_min_period'],
       message: `must be at least cycle_min_period (${p.cycle_min_period}): raise it or lower cycle_min_period; got ${p.cycle_max_period}`,
     });
   }

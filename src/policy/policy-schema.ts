@@ -62,9 +62,18 @@ export const agentOverrideSchema = strictSection({
 });
 export type AgentOverride = z.infer<typeof agentOverrideSchema>;
 
+/** An agent_id as it appears on span events. */
+export const agentIdSchema = boundedId(128);
+
+/** A record's message: a bad key says what is wrong with the key, anything else what the record holds. */
+function recordError(key: string, value: string) {
+  return (iss: { code?: string; issues?: readonly { message: string }[] }) =>
+    iss.code === 'invalid_key' ? `the ${key} ${iss.issues?.[0]?.message ?? 'is not valid'}` : `must be a mapping of ${key} → ${value}`;
+}
+
 /** Prices: usd per 1M tokens, merged over the built-in table unless `replace_defaults`. */
 export const pricingPolicySchema = strictSection({
-  models: z.record(boundedId(128), modelPriceSchema, { error: 'must be a mapping of model name → prices' }).optional(),
+  models: z.record(boundedId(128), modelPriceSchema, { error: recordError('model name', 'prices') }).optional(),
   replace_defaults: flag().optional(),
 });
 
@@ -72,7 +81,7 @@ export const pricingPolicySchema = strictSection({
 export const policyFileSchema = strictSection({
   version: z.literal(1, { error: 'must be 1 (the only policy format version)' }).optional(),
   defaults: agentOverrideSchema.optional(),
-  agents: z.record(boundedId(128), agentOverrideSchema, { error: 'must be a mapping of agent_id → overrides' }).optional(),
+  agents: z.record(agentIdSchema, agentOverrideSchema, { error: recordError('agent_id', 'overrides') }).optional(),
   runs: runsPolicySchema.partial().optional(),
   pricing: pricingPolicySchema.optional(),
 });

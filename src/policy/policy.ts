@@ -7,10 +7,13 @@ import { formatIssue, formatZodIssues } from './format-issues.ts';
 import {
   AGENT_DEFAULTS,
   RUNS_DEFAULTS,
+  agentIdSchema,
+  agentOverrideSchema,
   agentPolicySchema,
   policyFileSchema,
   type AgentOverride,
   type AgentPolicy,
+  type PolicyFile,
   type RunsPolicy,
 } from './policy-schema.ts';
 
@@ -45,25 +48,28 @@ export class PolicyError extends Error {
  * every agent. Throws PolicyError listing every problem, not only the first.
  */
 export function parsePolicy(doc: unknown, source = 'policy'): Policy {
-  const parsed = policyFileSchema.safeParse(doc ?? {}, { reportInput: true });
-  if (!parsed.success) throw new PolicyError(formatZodIssues(parsed.error), source);
-  const file = parsed.data;
-  const issues: string[] = [];
+  const input = doc ?? {};
+  const parsed = policyFileSchema.safeParse(input, { reportInput: true });
+  const issues = parsed.success ? [] : formatZodIssues(parsed.error);
+  // When the file has schema errors, the sections that are valid on their own still get their
+  // cross-field checks, so one run lists every problem.
+  const file = parsed.success ? parsed.data : validSections(input);
 
-  const defaults = resolveAgent(AGENT_DEFAULTS, file.defaults, ['defaults'], issues);
   const agents = new Map<string, AgentPolicy>();
-  // Cross-field problems in the defaults would repeat under every agent: report them once.
-  if (issues.length === 0) {
+  let defaults = AGENT_DEFAULTS;
+  if (file) {
+    defaults = resolveAgent(AGENT_DEFAULTS, file.defaults, ['defaults'], issues);
     for (const [agentId, override] of Object.entries(file.agents ?? {})) {
       agents.set(agentId, resolveAgent(defaults, override, ['agents', agentId], issues));
     }
   }
-  if (issues.length) throw new PolicyError(issues, source);
+  if (issues.length || !parsed.success) throw new PolicyError(issues, source);
+  const valid = parsed.data;
 
-  const models: Record<string, ModelPrice> = file.pricing?.replace_defaults ? {} : { ...DEFAULT_PRICE_TABLE };
-  for (const [model, price] of Object.entries(file.pricing?.models ?? {})) models[model.toLowerCase()] = price;
+  const models: Record<string, ModelPrice> = valid.pricing?.replace_defaults ? {} : { ...DEFAULT_PRICE_TABLE };
+  for (const [model, price] of Object.entries(valid.pricing?.models ?? {})) models[model.toLowerCase()] = price;
 
-  return { defaults, agents, runs: { ...RUNS_DEFAULTS, ...defined(file.runs) }, pricing: models };
+  return { defaults, agents, runs: { ...RUNS_DEFAULTS, ...defined(valid.runs) }, pricing: models };
 }
 
 /** Parses policy text (YAML or JSON) and validates it. Throws PolicyError. */
@@ -106,12 +112,36 @@ function resolveAgent(base: AgentPolicy, override: AgentOverride | undefined, at
     issues.push(...formatZodIssues(checked.error, at));
     return base;
   }
-  const inherited = (field: string) => (o.tool_loop && field in o.tool_loop ? '' : ' (value inherited from defaults)');
+  const overrides = (field: string) => o.tool_loop !== undefined && o.tool_loop[field as keyof typeof o.tool_loop] !== undefined;
   for (const i of toolLoopParamIssues(checked.data.tool_loop)) {
-    issues.push(formatIssue([...at, 'tool_loop', i.path], i.message + inherited(i.path)));
+    // None of its fields set here: the same problem is in the base and reported there, once.
+    if (!i.fields.some(overrides)) continue;
+    issues.push(formatIssue([...at, 'tool_loop', i.path], i.message + (overrides(i.path) ? '' : ' (value inherited from defaults)')));
   }
   return checked.data;
 }
+
+/**
+ * `defaults` and each `agents.<id>` of a file that failed validation, kept when valid on their
+ * own (agents only when the defaults are, since they are merged over them); undefined when the
+ * document is not a mapping at all.
+ */
+function validSections(input: unknown): Pick<PolicyFile, 'defaults' | 'agents'> | undefined {
+  if (!isMapping(input)) return undefined;
+  const defaults = agentOverrideSchema.safeParse(input['defaults'] ?? {});
+  if (!defaults.success) return undefined;
+  const agents: Record<string, AgentOverride> = {};
+  const raw = input['agents'];
+  if (isMapping(raw)) {
+    for (const [agentId, override] of Object.entries(raw)) {
+      const ok = agentIdSchema.safeParse(agentId).success ? agentOverrideSchema.safeParse(override) : undefined;
+      if (ok?.success) agents[agentId] = ok.data;
+    }
+  }
+  return { defaults: defaults.data, agents };
+}
+
+const isMapping = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 function pickLater(o: AgentOverride): Partial<AgentPolicy> {
   const out: Partial<AgentPolicy> = {};
