@@ -6,6 +6,7 @@ import { effectiveCaps } from '../policy/effective-caps.ts';
 import type { Policy } from '../policy/policy.ts';
 import type { AgentPolicy, RunsPolicy } from '../policy/policy-schema.ts';
 import { resolvePolicy } from '../policy/resolve-policy.ts';
+import { createMinHeap } from './min-heap.ts';
 
 /** Per-run state of the per-run stage. Plain data: it checkpoints as JSON. */
 export interface RunEntry {
@@ -38,14 +39,19 @@ export interface RunTableOptions {
   autoEvict?: boolean;
   /** Called for every evicted run, e.g. to write its one row per run. */
   onEvict?: (entry: Readonly<RunEntry>, reason: EvictReason) => void;
-  /** Entries from a checkpoint, least recently seen first. */
+  /** Entries from a checkpoint (`snapshot()`), least recently seen first. */
   restore?: readonly RunEntry[];
+  /**
+   * The table's `watermarkMs` at the checkpoint (ms). Defaults to the newest `lastSeenMs` of the
+   * restored runs, which is lower when the newest event's run was evicted before the checkpoint.
+   */
+  restoreWatermarkMs?: number;
 }
 
 export interface RunTable {
   /** Routes one event to its run's detectors; returns their findings in the order they arose. */
   apply(event: SpanEvent): Finding[];
-  /** Drops runs ended more than `grace_after_end` ago or idle for `idle_timeout`, as of `nowMs` (event time). Returns how many. */
+  /** Drops runs ended at least `grace_after_end` ago or idle for at least `idle_timeout`, as of `nowMs` (event time). Returns how many. */
   evict(nowMs: number): number;
   get(runId: string): Readonly<RunEntry> | undefined;
   /** Live runs, least recently seen first (for a checkpoint). */
@@ -56,10 +62,14 @@ export interface RunTable {
 }
 
 /**
- * Bounded per-run state. O(1) per event: a Map kept in least-recently-seen order (delete and
- * re-insert on every event) plus a Map of ended runs in run_end order; eviction pops from their
- * heads. Arrival order and event time agree up to the few seconds of disorder SPEC §1 allows, so
- * a head that is not yet expired stops the scan; a slightly later one waits for the next call.
+ * Bounded per-run state: a Map kept in least-recently-seen order (delete and re-insert on every
+ * event, O(1)) plus a min-heap of ended runs by run_end time (O(log n)).
+ * - Ended runs are evicted exactly when `endedAtMs + grace_after_end ≤ now`, whatever order their
+ *   run_end events arrived in, so a table restored from `snapshot()` evicts them as the original.
+ * - Idle runs are popped from the head of the Map. Arrival order and event time agree up to the
+ *   few seconds of disorder SPEC §1 allows, so a head that is not yet expired stops the scan; a
+ *   slightly later one waits for the next call. The snapshot keeps that order.
+ * - Past `max_runs` the least recently seen runs are dropped.
  *
  * Out-of-order runs: an event for an unknown run opens it with the agent's policy caps; a late
  * run_start then tightens them and is evaluated at once. An event for a run already evicted
@@ -71,18 +81,22 @@ export function createRunTable(options: RunTableOptions): RunTable {
   const limits: RunsPolicy = { ...policy.runs, ...options.runs };
   const autoEvict = options.autoEvict ?? true;
   const runs = new Map<string, RunEntry>();
-  const ended = new Map<string, number>();
-  let watermarkMs = 0;
+  /** run_end time and run of every ended run; stale once the run is gone (checked on pop). */
+  type Ended = { endedAtMs: number; runId: string };
+  const byEnd = (a: Ended, b: Ended) => a.endedAtMs < b.endedAtMs || (a.endedAtMs === b.endedAtMs && a.runId < b.runId);
+  let watermarkMs = options.restoreWatermarkMs ?? 0;
 
+  const restored: Ended[] = [];
   for (const e of options.restore ?? []) {
-    runs.set(e.runId, e);
-    if (e.endedAtMs !== undefined) ended.set(e.runId, e.endedAtMs);
+    // A copy: the table mutates its entries, the checkpoint must stay as it was.
+    runs.set(e.runId, structuredClone(e));
+    if (e.endedAtMs !== undefined) restored.push({ endedAtMs: e.endedAtMs, runId: e.runId });
     watermarkMs = Math.max(watermarkMs, e.lastSeenMs);
   }
+  const ended = createMinHeap(byEnd, restored);
 
   const remove = (entry: RunEntry, reason: EvictReason) => {
     runs.delete(entry.runId);
-    ended.delete(entry.runId);
     options.onEvict?.(entry, reason);
   };
 
@@ -99,13 +113,11 @@ export function createRunTable(options: RunTableOptions): RunTable {
 
   function evict(nowMs: number): number {
     let n = 0;
-    for (const [runId, endedAtMs] of ended) {
-      const entry = runs.get(runId);
-      if (!entry) {
-        ended.delete(runId);
-        continue;
-      }
-      if (endedAtMs + limits.grace_after_end > nowMs) break;
+    for (let head = ended.peek(); head && head.endedAtMs + limits.grace_after_end <= nowMs; head = ended.peek()) {
+      ended.pop();
+      const entry = runs.get(head.runId);
+      // Stale: the run was dropped otherwise (idle, capacity), or reopened and not ended again.
+      if (entry?.endedAtMs !== head.endedAtMs) continue;
       remove(entry, 'ended');
       n++;
     }
@@ -132,7 +144,7 @@ export function createRunTable(options: RunTableOptions): RunTable {
     }
     if (event.kind === 'run_end' && entry.endedAtMs === undefined) {
       entry.endedAtMs = event.ts;
-      ended.set(entry.runId, event.ts);
+      ended.push({ endedAtMs: event.ts, runId: entry.runId });
     }
 
     const findings: Finding[] = [];
@@ -148,9 +160,11 @@ export function createRunTable(options: RunTableOptions): RunTable {
     }
 
     watermarkMs = Math.max(watermarkMs, event.ts);
-    if (runs.size > limits.max_runs) {
+    // A while, not an if: a checkpoint restored under a lower max_runs is trimmed at once.
+    while (runs.size > limits.max_runs) {
       const oldest = runs.values().next().value;
-      if (oldest && oldest !== entry) remove(oldest, 'capacity');
+      if (!oldest || oldest === entry) break;
+      remove(oldest, 'capacity');
     }
     if (autoEvict) evict(watermarkMs);
     return findings;
