@@ -69,12 +69,16 @@ export function resumeCommand(o: ResumeOptions): UnsignedControlCommand {
   };
 }
 
-/** Liveness of the warden; guards fail closed (by default) when beats stop. */
+/**
+ * Liveness of the warden; guards fail closed (by default) when beats stop. `command_id` is
+ * derived from (warden, sequence, issuedAt): a warden restarted under the same id starts its
+ * sequence again, and its beats must not look like replays of the previous process's.
+ */
 export function heartbeatCommand(o: HeartbeatOptions): UnsignedControlCommand {
   const warden = o.wardenId ?? 'warden';
   const command: UnsignedControlCommand = {
     schema: CONTROL_SCHEMA_VERSION,
-    command_id: commandId('heartbeat', warden, o.sequence),
+    command_id: commandId('heartbeat', warden, o.sequence, o.issuedAt),
     issued_at: o.issuedAt,
     action: 'heartbeat',
     scope: { kind: 'global', id: '*' },
