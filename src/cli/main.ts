@@ -1,11 +1,13 @@
 import { Command, CommanderError } from 'commander';
 import { registerDemo } from './commands/demo.ts';
 import { registerMigrate } from './commands/migrate.ts';
+import { registerOperatorCommands } from './commands/operator.ts';
 import { registerReplay } from './commands/replay.ts';
 import { registerSchemas } from './commands/schemas.ts';
 import { registerSimulate } from './commands/simulate.ts';
 import { registerSql } from './commands/sql.ts';
 import { registerStart } from './commands/start.ts';
+import { registerTail } from './commands/tail.ts';
 import { CliError, EXIT } from './exit-codes.ts';
 
 /** Builds the `runwarden` program; each command lives in its own file under commands/. */
@@ -27,6 +29,8 @@ Exit codes: 0 ok, 1 failure, 2 usage/configuration, 3 Kafka/ClickHouse unavailab
   registerMigrate(program, env);
   registerSimulate(program, env);
   registerReplay(program, env);
+  registerOperatorCommands(program, env);
+  registerTail(program, env);
   registerSql(program, env);
   registerSchemas(program);
   return program;

@@ -1,0 +1,125 @@
+import { userInfo } from 'node:os';
+import type { Command } from 'commander';
+import type { Scope } from '../../contracts/common.ts';
+import type { ControlCommand, UnsignedControlCommand } from '../../contracts/control.ts';
+import { killSwitchCommand, resumeCommand, type KillSwitchScope } from '../../control/operator.ts';
+import { signCommand } from '../../control/sign.ts';
+import { createKafka } from '../../kafka/client.ts';
+import { defaultTopicSpecs, ensureTopics } from '../../kafka/topics.ts';
+import { parseDurationMs } from '../../policy/duration.ts';
+import { migrate } from '../../store/migrate.ts';
+import { commandToRow } from '../../store/rows.ts';
+import { createContext, openConfiguredStore, requireKeyRing, type CliContext } from '../context.ts';
+import { CliError, EXIT } from '../exit-codes.ts';
+
+interface ScopeOptions {
+  run?: string;
+  user?: string;
+  tenant?: string;
+  agent?: string;
+  cohort?: string;
+  global?: boolean;
+}
+
+interface OperatorOptions extends ScopeOptions {
+  note?: string;
+  operator?: string;
+  ttl?: string;
+}
+
+export function registerOperatorCommands(program: Command, env: Record<string, string | undefined>): void {
+  const withScope = (cmd: Command, kinds: readonly (keyof ScopeOptions)[]) => {
+    for (const kind of kinds) {
+      if (kind === 'global') cmd.option('--global', 'every agent, tenant and user');
+      else cmd.option(`--${kind} <id>`, `the ${kind} to act on`);
+    }
+    return cmd
+      .option('--note <text>', 'why, for the audit trail and the agents\' error message')
+      .option('--operator <name>', 'who (default: the OS user)');
+  };
+
+  withScope(
+    program
+      .command('kill-switch')
+      .description('block every new step of a user, tenant, agent or everything, until resumed or --ttl passes (signed, audited)')
+      .option('--ttl <duration>', 'lift automatically after this long (e.g. 30m, 2h); default: until `runwarden resume`'),
+    ['user', 'tenant', 'agent', 'global'],
+  ).action(async (opts: OperatorOptions) => {
+    const scope = scopeFrom(opts) as KillSwitchScope;
+    const ttlMs = opts.ttl === undefined ? undefined : parseDurationMs(opts.ttl);
+    if (opts.ttl !== undefined && (ttlMs === undefined || ttlMs <= 0)) throw new CliError(`--ttl: "${opts.ttl}" is not a duration; write e.g. 90s, 30m, 2h or 1d`, EXIT.usage);
+    await issue(env, opts, (issuedAt, note) =>
+      killSwitchCommand({ scope, issuedAt, ...(ttlMs !== undefined ? { ttlMs } : {}), ...(note !== undefined ? { note } : {}) }),
+    );
+  });
+
+  withScope(
+    program.command('resume').description('lift a kill switch or throttle on exactly that scope (signed, audited)'),
+    ['run', 'user', 'tenant', 'agent', 'cohort', 'global'],
+  ).action(async (opts: OperatorOptions) => {
+    const scope = scopeFrom(opts);
+    await issue(env, opts, (issuedAt, note) => resumeCommand({ scope, issuedAt, ...(note !== undefined ? { note } : {}) }));
+  });
+}
+
+/** Exactly one scope flag; `--global` is id `*`. */
+function scopeFrom(opts: ScopeOptions): Scope {
+  const given: Scope[] = [];
+  for (const kind of ['run', 'user', 'tenant', 'agent', 'cohort'] as const) {
+    const id = opts[kind];
+    if (id !== undefined) {
+      if (id.length === 0 || id.length > 128) throw new CliError(`--${kind}: the id must be 1 to 128 characters`, EXIT.usage);
+      given.push({ kind, id });
+    }
+  }
+  if (opts.global) given.push({ kind: 'global', id: '*' });
+  if (given.length !== 1) throw new CliError('name exactly one scope: --user ID, --tenant ID, --agent ID, --global (resume also takes --run, --cohort)', EXIT.usage);
+  return given[0] as Scope;
+}
+
+/** Signs, sends on the control topic (acked by every replica), then writes the audit row. */
+async function issue(
+  env: Record<string, string | undefined>,
+  opts: OperatorOptions,
+  build: (issuedAt: number, note: string | undefined) => UnsignedControlCommand,
+): Promise<void> {
+  const ctx = createContext(env);
+  const keyRing = requireKeyRing(ctx);
+  const operator = opts.operator ?? safeUser();
+  const command = signCommand(build(Date.now(), opts.note === undefined ? `by ${operator}` : `${opts.note} (by ${operator})`), keyRing);
+  await send(ctx, command);
+  const store = await openConfiguredStore(ctx);
+  try {
+    await migrate(store);
+    await store.insert('control_commands', [commandToRow(command, { source: 'operator', operator })]);
+  } finally {
+    await store.close();
+  }
+  process.stdout.write(`${JSON.stringify(command)}\n`);
+  process.stderr.write(`${command.action} ${command.scope.kind}:${command.scope.id} sent on ${ctx.config.topics.control} and audited (command_id ${command.command_id})\n`);
+}
+
+async function send(ctx: CliContext, command: ControlCommand): Promise<void> {
+  const kafka = createKafka(ctx.config.kafka, ctx.logger);
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, retry: { retries: Number.MAX_SAFE_INTEGER, maxRetryTime: 15_000 } });
+  try {
+    await ensureTopics(kafka, defaultTopicSpecs(ctx.config.topics));
+    await producer.connect();
+    await producer.send({ topic: ctx.config.topics.control, acks: -1, messages: [{ key: command.scope.id, value: JSON.stringify(command) }] });
+  } catch (err) {
+    throw new CliError(
+      `cannot send the command to Kafka at ${ctx.config.kafka.brokers.join(',')}: ${(err as Error).message}\nNothing was sent; start Kafka or set KAFKA_BROKERS and run the command again.`,
+      EXIT.unavailable,
+    );
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+function safeUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return 'unknown';
+  }
+}

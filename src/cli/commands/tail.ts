@@ -1,0 +1,77 @@
+import { randomUUID } from 'node:crypto';
+import type { Command } from 'commander';
+import { verifyCommand } from '../../control/sign.ts';
+import { createKafka } from '../../kafka/client.ts';
+import { createContext } from '../context.ts';
+import { CliError, EXIT } from '../exit-codes.ts';
+import { createLineWriter } from '../line-writer.ts';
+
+interface TailOptions {
+  fromBeginning?: boolean;
+  json?: boolean;
+  heartbeats?: boolean;
+  count?: string;
+}
+
+export function registerTail(program: Command, env: Record<string, string | undefined>): void {
+  program
+    .command('tail')
+    .description('watch the control commands on agent.control as they are issued, with their signature checked')
+    .option('--from-beginning', 'start from the oldest command the topic holds, not the newest')
+    .option('--json', 'print each command as JSON (one per line) instead of a summary line')
+    .option('--heartbeats', 'include warden heartbeats')
+    .option('--count <n>', 'exit after this many commands')
+    .action(async (opts: TailOptions) => {
+      const ctx = createContext(env);
+      const limit = opts.count === undefined ? Number.POSITIVE_INFINITY : Number(opts.count);
+      if (!(limit > 0)) throw new CliError('--count must be a positive number', EXIT.usage);
+      const kafka = createKafka(ctx.config.kafka, ctx.logger);
+      // A group of its own that never commits: watching must not move anyone's offsets.
+      const consumer = kafka.consumer({ groupId: `runwarden-tail-${randomUUID()}` });
+      const out = createLineWriter(process.stdout);
+      let seen = 0;
+      let done!: () => void;
+      const finished = new Promise<void>((r) => (done = r));
+      process.once('SIGINT', () => done());
+      process.once('SIGTERM', () => done());
+      try {
+        await consumer.connect();
+        await consumer.subscribe({ topic: ctx.config.topics.control, fromBeginning: opts.fromBeginning ?? false });
+      } catch (err) {
+        throw new CliError(`cannot read ${ctx.config.topics.control} from Kafka at ${ctx.config.kafka.brokers.join(',')}: ${(err as Error).message}`, EXIT.unavailable);
+      }
+      await consumer.run({
+        autoCommit: false,
+        eachMessage: async ({ message }) => {
+          if (seen >= limit) return;
+          const text = message.value?.toString('utf8') ?? '';
+          let parsed: unknown;
+          try {
+            parsed = JSON.parse(text);
+          } catch {
+            parsed = undefined;
+          }
+          const action = (parsed as { action?: unknown } | undefined)?.action;
+          if (action === 'heartbeat' && !opts.heartbeats) return;
+          seen++;
+          if (opts.json) await out.write(text);
+          else await out.write(describe(parsed, text, ctx.config.hmac ? verifyCommand(parsed, ctx.config.hmac, Date.now()) : undefined));
+          if (seen >= limit) done();
+        },
+      });
+      await finished;
+      await consumer.disconnect();
+    });
+}
+
+/** One line a person can read: when, what, where, why, and whether the signature holds. */
+function describe(parsed: unknown, raw: string, verdict: ReturnType<typeof verifyCommand> | undefined): string {
+  const c = parsed as { issued_at?: number; action?: string; scope?: { kind?: string; id?: string }; reason?: Record<string, unknown>; expires_at?: number } | undefined;
+  if (!c || typeof c !== 'object' || !c.action) return `?? not a command: ${raw.slice(0, 200)}`;
+  const when = typeof c.issued_at === 'number' ? new Date(c.issued_at).toISOString() : '?';
+  const r = c.reason ?? {};
+  const why = `${String(r['detector'])}/${String(r['rule'])} observed ${String(r['observed'])} vs ${String(r['threshold'])}${r['note'] ? ` — ${String(r['note'])}` : ''}`;
+  const until = typeof c.expires_at === 'number' ? ` until ${new Date(c.expires_at).toISOString()}` : '';
+  const sig = verdict === undefined ? '' : verdict.ok ? ' [signature ok]' : ` [REJECTED: ${verdict.reason}]`;
+  return `${when} ${c.action.padEnd(11)} ${c.scope?.kind}:${c.scope?.id} ${why}${until}${sig}`;
+}
