@@ -9,6 +9,7 @@ COPY consumers ./consumers
 COPY detectors ./detectors
 COPY sql ./sql
 COPY schemas ./schemas
+COPY examples ./examples
 ENV NODE_ENV=production
 ENTRYPOINT ["node", "bin/runwarden.js"]
 CMD ["start"]
