@@ -17,8 +17,9 @@ export interface EmbeddedStoreOptions {
 /**
  * Makes chdb answer in the server's JSON shapes: 64-bit integers as strings (the server default,
  * chdb's default is bare numbers). Row schemas coerce either way; this keeps both stores identical.
+ * Inserts reject a row key that names no column (26.x would drop it silently; see server-store.ts).
  */
-const CONNECTION_ARGS = ['--output_format_json_quote_64bit_integers=1'] as const;
+const CONNECTION_ARGS = ['--output_format_json_quote_64bit_integers=1', '--input_format_skip_unknown_fields=0'] as const;
 const UNKNOWN_DATABASE = 81;
 const countRow = z.object({ n: z.coerce.number() });
 const versionRow = z.object({ v: z.string() });

@@ -20,6 +20,12 @@ export interface ServerStoreOptions {
 /** Socket-level failures where the same request can succeed later. */
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNABORTED']);
 const UNKNOWN_DATABASE = 81;
+/**
+ * A row key that names no column is an error, not silently dropped: current servers (26.x, like
+ * chdb's engine) default to skipping unknown fields, 18.16 does not; skipping would turn a
+ * mapper/migration mismatch into rows of defaults. The embedded store sets the same, so both agree.
+ */
+const STRICT_INSERT = { input_format_skip_unknown_fields: 0 } as const;
 const countRow = z.object({ n: z.coerce.number() });
 const versionRow = z.object({ v: z.string() });
 
@@ -110,7 +116,7 @@ export async function createServerStore(options: ServerStoreOptions): Promise<St
       if (rows.length === 0) return;
       const target = `${database}.${sqlIdentifier(table)}`;
       await withClient(`insert into ${table}`, (client, abort_signal) =>
-        client.insert({ table: target, values: rows as Record<string, unknown>[], format: 'JSONEachRow', abort_signal }),
+        client.insert({ table: target, values: rows as Record<string, unknown>[], format: 'JSONEachRow', abort_signal, clickhouse_settings: STRICT_INSERT }),
       );
     },
     async query<T>(sql: string, schema: z.ZodType<T>): Promise<T[]> {

@@ -6,7 +6,9 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createEmbeddedStore } from '../../src/store/embedded-store.ts';
+import { StoreClosedError, StoreConnectionError, StoreQueryError, StoreRowError } from '../../src/store/errors.ts';
 import { migrate, MIGRATIONS_DIR, MigrationChangedError } from '../../src/store/migrate.ts';
+import { openStore } from '../../src/store/open-store.ts';
 import { createServerStore } from '../../src/store/server-store.ts';
 import { supports } from '../../src/store/server-version.ts';
 import { sqlString } from '../../src/store/sql-literal.ts';
@@ -263,6 +265,27 @@ describe.each(engines)('store ($name)', ({ open }) => {
     expect(await rollups(store)).toEqual(clean);
   });
 
+  it('classifies failures: ClickHouse errors by code and retriability, bad rows by index', async () => {
+    await migrate(store);
+    const failure = (p: Promise<unknown>) => p.then(() => 'no error', (err: unknown) => err);
+    expect(await failure(store.exec('SELEC 1'))).toMatchObject({ constructor: StoreQueryError, clickhouseCode: 62, retriable: false });
+    expect(await failure(store.query('SELECT * FROM no_such_table', anyRow))).toMatchObject({
+      constructor: StoreQueryError,
+      clickhouseCode: 60,
+      retriable: false,
+    });
+    expect(await failure(store.insert('spans', [{ no_such_column: 1 }]))).toMatchObject({ constructor: StoreQueryError, retriable: false });
+    // A row key that names no column is refused on every version (23.x+ would drop it silently).
+    expect(await failure(store.insert('spans', [{ ...seedSpanRows()[0], run_idd: 'typo' }]))).toMatchObject({
+      constructor: StoreQueryError,
+      retriable: false,
+    });
+    const badRow = await failure(store.query("SELECT arrayJoin(['1', 'x']) AS n", z.object({ n: z.coerce.number().int() })));
+    expect(badRow).toMatchObject({ constructor: StoreRowError, rowIndex: 1, retriable: false });
+    // The store stays usable after each failure.
+    expect(await count(store, 'SELECT count() AS n FROM spans')).toBe(0);
+  });
+
   it('sqlString: any string comes back from ClickHouse exactly as it went in', async () => {
     const special = fc.constantFrom("'", '\\', '\0', '\n', '\r', '\t', '\b', '\f', '\x01', '\x1f', '\x7f', '"', '`', '?', '{', '}', '😀', 'é', '\u2028', '\\x41', "\\'");
     const text = fc.oneof(fc.string({ unit: 'binary', maxLength: 40 }), fc.array(special, { maxLength: 16 }).map((parts) => parts.join('')));
@@ -290,5 +313,44 @@ describe.each(engines)('store ($name)', ({ open }) => {
     expect(await count(store, `SELECT count() AS n FROM spans WHERE run_id = ${sqlString(attack)}`)).toBe(1);
     expect(await count(store, `SELECT count() AS n FROM spans WHERE run_id = ${sqlString(`${attack} `)}`)).toBe(0);
     expect(await count(store, 'SELECT count() AS n FROM spans')).toBe(rows.length + 1);
+  });
+});
+
+describe('openStore', () => {
+  it('opens the server store when a URL is configured; a closed store refuses every call', async () => {
+    const store = await openStore({ url: clickhouseUrl(), database: uniqueName('rw_open') });
+    expect(store.kind).toBe('server');
+    expect(await count(store, 'SELECT 1 AS n')).toBe(1);
+    await store.close();
+    await store.close(); // idempotent
+    await expect(store.query('SELECT 1 AS n', anyRow)).rejects.toBeInstanceOf(StoreClosedError);
+    await expect(store.exec('SELECT 1')).rejects.toBeInstanceOf(StoreClosedError);
+    await expect(store.insert('spans', [{ a: 1 }])).rejects.toBeInstanceOf(StoreClosedError);
+  });
+
+  it.each([
+    ['no URL', {}],
+    ['an empty URL', { url: '' }],
+  ])('opens the embedded store with %s, in a temporary folder', async (_name, options) => {
+    const store = await openStore({ ...options, database: uniqueName('rw_open') });
+    try {
+      expect(store.kind).toBe('embedded');
+      await store.ensureDatabase();
+      await store.exec('CREATE TABLE t (x UInt64) ENGINE = MergeTree ORDER BY x');
+      await store.insert('t', [{ x: 1 }, { x: 2 }]);
+      expect(await count(store, 'SELECT sum(x) AS n FROM t')).toBe(3);
+    } finally {
+      await store.close();
+    }
+    await expect(store.query('SELECT 1 AS n', anyRow)).rejects.toBeInstanceOf(StoreClosedError);
+  });
+
+  it('a server that cannot be reached is a retriable connection error', async () => {
+    const err = await openStore({ url: 'http://127.0.0.1:1', database: 'x' }).then(
+      () => 'opened',
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(StoreConnectionError);
+    expect(err).toMatchObject({ retriable: true });
   });
 });

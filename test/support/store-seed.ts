@@ -106,14 +106,22 @@ export function seedSpanRows(ingestedAtMs = INGESTED_AT) {
   );
 }
 
-function command(id: string, issuedAt: number, action: string, scope: { kind: string; id: string }, detector: string, rule: string): ControlCommand {
+function command(
+  id: string,
+  issuedAt: number,
+  action: string,
+  scope: { kind: string; id: string },
+  detector: string,
+  rule: string,
+  observed = 6,
+): ControlCommand {
   return controlCommandSchema.parse({
     schema: 'runwarden.control/v1',
     command_id: id,
     issued_at: issuedAt,
     action,
     scope,
-    reason: { detector, rule, observed: 6, threshold: 5, finding_id: `f-${id}` },
+    reason: { detector, rule, observed, threshold: 5, finding_id: `f-${id}` },
     signature: '0'.repeat(64),
   });
 }
@@ -121,7 +129,8 @@ function command(id: string, issuedAt: number, action: string, scope: { kind: st
 export const seedCommands: ReadonlyArray<{ command: ControlCommand; source: CommandSource; operator?: string }> = [
   { command: command('c1', T0 + 5_000, 'abort', { kind: 'run', id: 'r1' }, 'tool-loop', 'same-args'), source: 'pipeline' },
   { command: command('c2', T0 + 124_000, 'abort', { kind: 'run', id: 'r4' }, 'tool-loop', 'same-args'), source: 'pipeline' },
-  { command: command('c3', T0 + 124_500, 'abort', { kind: 'run', id: 'r4' }, 'tool-loop', 'same-args'), source: 'pipeline' },
+  // A second abort of r4, observed 7: the investigation queue shows the first one (c2, observed 6).
+  { command: command('c3', T0 + 124_500, 'abort', { kind: 'run', id: 'r4' }, 'tool-loop', 'same-args', 7), source: 'pipeline' },
   { command: command('c4', T0 + 200_000, 'abort', { kind: 'user', id: 'u9' }, 'operator', 'manual'), source: 'operator', operator: 'alice' },
   // Not aborts: left out of aborts_by_reason.
   { command: command('c5', T0 + 1_500, 'warn', { kind: 'run', id: 'r1' }, 'step-cap', 'llm_calls'), source: 'pipeline' },
@@ -249,6 +258,12 @@ export const expectedQueryResults: Record<string, unknown[][]> = {
   judge_by_cohort: [
     [dateTimeOf(T0), 'support-bot', 'v1', 'p1', 2, 0.6, 0.2],
     [dateTimeOf(T0 + DAY), 'research-bot', 'v2', 'p2', 2, 0.75, 0.25],
+  ],
+  // Runs with an abort command, newest first abort first: r4 (c2 at +124 s; c3 came later), r1
+  // (c1 at +5 s), with their totals from runs. The user-scoped abort c4 is no run's.
+  investigation_queue: [
+    ['r4', T0 + 124_000, 'tool-loop', 'same-args', 6, 5, 'support-bot', 'acme', 'u1', 0, 4, 0, 0, 'aborted'],
+    ['r1', T0 + 5_000, 'tool-loop', 'same-args', 6, 5, 'support-bot', 'acme', 'u1', 2, 3, 350, 0.03, 'aborted'],
   ],
   // search: r1 h1 ×3 and r4 h9 ×4, both aborted; fetch: r2 a ×3, ended with error. r2's single
   // search(h2) is no loop.
