@@ -5,6 +5,7 @@ import { parseRows } from './parse-rows.ts';
 import { parseServerVersion } from './server-version.ts';
 import { sqlIdentifier, sqlString } from './sql-literal.ts';
 import type { Store } from './store.ts';
+import { wellFormedRows } from './well-formed.ts';
 
 export interface EmbeddedStoreOptions {
   /** Data folder (kept across runs). Absent or `':memory:'`: a temporary folder removed on close. */
@@ -117,8 +118,8 @@ export async function createEmbeddedStore(options: EmbeddedStoreOptions): Promis
     async insert(table, rows) {
       if (rows.length === 0) return;
       const target = `${database}.${sqlIdentifier(table)}`;
-      // The same JSONEachRow payload the HTTP client sends; the engine parses it.
-      const payload = rows.map((row) => JSON.stringify(row)).join('\n');
+      // The same JSONEachRow payload the HTTP client sends (lone surrogates replaced, well-formed.ts).
+      const payload = wellFormedRows(rows).map((row) => JSON.stringify(row)).join('\n');
       await serial(async () => {
         if (closed) throw new StoreClosedError();
         try {

@@ -151,7 +151,7 @@ export function dlqToRow(record: DlqRecord) {
   return {
     ts_ms: record.tsMs,
     reason: record.reason,
-    message: record.message.slice(0, 2_000),
+    message: truncate(record.message, 2_000),
     topic: record.topic,
     kafka_partition: record.partition,
     kafka_offset: offset,
@@ -159,6 +159,13 @@ export function dlqToRow(record: DlqRecord) {
     value_truncated: kept.byteLength < bytes.byteLength ? 1 : 0,
     value_base64: kept.toString('base64'),
   };
+}
+
+/** At most `max` UTF-16 units of `text`, never ending on half a surrogate pair. */
+function truncate(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const code = text.charCodeAt(max - 1);
+  return text.slice(0, code >= 0xd800 && code <= 0xdbff ? max - 1 : max);
 }
 
 export type SpanRow = ReturnType<typeof spanToRow>;

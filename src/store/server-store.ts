@@ -5,6 +5,7 @@ import { parseRows } from './parse-rows.ts';
 import { parseServerVersion } from './server-version.ts';
 import { sqlIdentifier, sqlString } from './sql-literal.ts';
 import type { Store } from './store.ts';
+import { wellFormedRows } from './well-formed.ts';
 
 export interface ServerStoreOptions {
   /** HTTP interface, e.g. `http://127.0.0.1:8123`. */
@@ -116,7 +117,7 @@ export async function createServerStore(options: ServerStoreOptions): Promise<St
       if (rows.length === 0) return;
       const target = `${database}.${sqlIdentifier(table)}`;
       await withClient(`insert into ${table}`, (client, abort_signal) =>
-        client.insert({ table: target, values: rows as Record<string, unknown>[], format: 'JSONEachRow', abort_signal, clickhouse_settings: STRICT_INSERT }),
+        client.insert({ table: target, values: wellFormedRows(rows) as Record<string, unknown>[], format: 'JSONEachRow', abort_signal, clickhouse_settings: STRICT_INSERT }),
       );
     },
     async query<T>(sql: string, schema: z.ZodType<T>): Promise<T[]> {

@@ -20,7 +20,10 @@ export interface Store {
   ensureDatabase(): Promise<void>;
   /** Runs one statement (DDL, OPTIMIZE, …) and discards any output. */
   exec(sql: string): Promise<void>;
-  /** Inserts rows as JSONEachRow into `table` (in `database`); keys are column names. */
+  /**
+   * Inserts rows as JSONEachRow into `table` (in `database`); keys are column names, and a key that
+   * names no column is an error. Lone UTF-16 surrogates in strings are stored as U+FFFD (well-formed.ts).
+   */
   insert(table: string, rows: readonly Record<string, unknown>[]): Promise<void>;
   /**
    * Runs a SELECT and validates every row with `schema`. 64-bit integers arrive as JSON

@@ -5,10 +5,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { spanEventSchema } from '../../src/contracts/span.ts';
 import { createEmbeddedStore } from '../../src/store/embedded-store.ts';
 import { StoreClosedError, StoreConnectionError, StoreQueryError, StoreRowError } from '../../src/store/errors.ts';
 import { migrate, MIGRATIONS_DIR, MigrationChangedError } from '../../src/store/migrate.ts';
 import { openStore } from '../../src/store/open-store.ts';
+import { dlqToRow, spanToRow } from '../../src/store/rows.ts';
 import { createServerStore } from '../../src/store/server-store.ts';
 import { supports } from '../../src/store/server-version.ts';
 import { sqlString } from '../../src/store/sql-literal.ts';
@@ -284,6 +286,31 @@ describe.each(engines)('store ($name)', ({ open }) => {
     expect(badRow).toMatchObject({ constructor: StoreRowError, rowIndex: 1, retriable: false });
     // The store stays usable after each failure.
     expect(await count(store, 'SELECT count() AS n FROM spans')).toBe(0);
+  });
+
+  it('a valid event with a lone surrogate is stored with U+FFFD instead of failing its whole batch', async () => {
+    await migrate(store);
+    // JSON can carry "\ud800" and the span schema accepts it; it has no UTF-8 form.
+    const event = spanEventSchema.parse({
+      schema: 'runwarden.span/v1',
+      event_id: 'lone\uD800',
+      ts: T0,
+      run_id: 'r-lone',
+      span_id: 's',
+      agent_id: 'a',
+      tenant_id: 't',
+      user_id: 'u\uDC00',
+      kind: 'run_end',
+      status: 'ok',
+      attrs: { ['k\uD83D']: 'v😀\uD83D' },
+    });
+    const dlq = dlqToRow({ tsMs: T0, reason: 'schema_violation', message: `${'m'.repeat(1_999)}😀`, topic: 'agent.spans', partition: 0, offset: 9, value: null });
+    await store.insert('spans', [...seedSpanRows(), spanToRow(event, { partition: 0, offset: 99, ingestedAtMs: T0 })]);
+    await store.insert('dlq_events', [dlq]);
+    const [row] = await store.query("SELECT event_id, user_id, attr_keys, attr_values FROM spans WHERE run_id = 'r-lone'", anyRow);
+    expect(row).toEqual({ event_id: 'lone\uFFFD', user_id: 'u\uFFFD', attr_keys: ['k\uFFFD'], attr_values: ['v😀\uFFFD'] });
+    expect(await count(store, 'SELECT count() AS n FROM spans')).toBe(seedSpanRows().length + 1);
+    expect(await count(store, 'SELECT length(message) AS n FROM dlq_events')).toBe(1_999);
   });
 
   it('sqlString: any string comes back from ClickHouse exactly as it went in', async () => {

@@ -365,6 +365,11 @@ describe('dlqToRow', () => {
     expect(dlqToRow(record({ message: 'x'.repeat(5_000) })).message).toBe('x'.repeat(2_000));
   });
 
+  it('never cuts the message through a surrogate pair (half of one is not UTF-8; ClickHouse refuses the row)', () => {
+    expect(dlqToRow(record({ message: `${'x'.repeat(1_999)}😀 and more` })).message).toBe('x'.repeat(1_999));
+    expect(dlqToRow(record({ message: `${'x'.repeat(1_998)}😀 and more` })).message).toBe(`${'x'.repeat(1_998)}😀`);
+  });
+
   it.each<[string, string | number]>([
     ['number', 7],
     ['zero', '0'],
