@@ -31,7 +31,6 @@ const ESCAPES: Readonly<Record<string, string>> = {
  */
 export function sqlString(value: string): string {
   if (LONE_SURROGATE.test(value)) throw new TypeError('sqlString: string contains a lone UTF-16 surrogate');
-  // eslint-disable-next-line no-control-regex
   const body = value.replace(/[\\'\x00-\x1f\x7f]/g, (ch) => ESCAPES[ch] ?? `\\x${ch.charCodeAt(0).toString(16).padStart(2, '0')}`);
   return `'${body}'`;
 }
