@@ -13,6 +13,8 @@ import { createContext, openConfiguredStore, requireKeyRing, type CliContext } f
 import { CliError, EXIT } from '../exit-codes.ts';
 
 interface ScopeOptions {
+  /** `KIND:ID`, e.g. tenant:acme or global (the form the issue tracker and runbooks use). */
+  scope?: string;
   run?: string;
   user?: string;
   tenant?: string;
@@ -23,18 +25,24 @@ interface ScopeOptions {
 
 interface OperatorOptions extends ScopeOptions {
   note?: string;
+  reason?: string;
   operator?: string;
   ttl?: string;
 }
 
+const KILL_KINDS = ['user', 'tenant', 'agent', 'global'] as const;
+const RESUME_KINDS = ['run', 'user', 'tenant', 'agent', 'cohort', 'global'] as const;
+
 export function registerOperatorCommands(program: Command, env: Record<string, string | undefined>): void {
-  const withScope = (cmd: Command, kinds: readonly (keyof ScopeOptions)[]) => {
+  const withScope = (cmd: Command, kinds: readonly string[]) => {
     for (const kind of kinds) {
       if (kind === 'global') cmd.option('--global', 'every agent, tenant and user');
       else cmd.option(`--${kind} <id>`, `the ${kind} to act on`);
     }
     return cmd
-      .option('--note <text>', 'why, for the audit trail and the agents\' error message')
+      .option('--scope <kind:id>', `the scope as KIND:ID (${kinds.filter((k) => k !== 'scope').join(', ')}; global needs no id)`)
+      .option('--reason <text>', 'why, for the audit trail and the agents\' error message')
+      .option('--note <text>', 'same as --reason')
       .option('--operator <name>', 'who (default: the OS user)');
   };
 
@@ -43,9 +51,9 @@ export function registerOperatorCommands(program: Command, env: Record<string, s
       .command('kill-switch')
       .description('block every new step of a user, tenant, agent or everything, until resumed or --ttl passes (signed, audited)')
       .option('--ttl <duration>', 'lift automatically after this long (e.g. 30m, 2h); default: until `runwarden resume`'),
-    ['user', 'tenant', 'agent', 'global'],
+    KILL_KINDS,
   ).action(async (opts: OperatorOptions) => {
-    const scope = scopeFrom(opts) as KillSwitchScope;
+    const scope = scopeFrom(opts, KILL_KINDS) as KillSwitchScope;
     const ttlMs = opts.ttl === undefined ? undefined : parseDurationMs(opts.ttl);
     if (opts.ttl !== undefined && (ttlMs === undefined || ttlMs <= 0)) throw new CliError(`--ttl: "${opts.ttl}" is not a duration; write e.g. 90s, 30m, 2h or 1d`, EXIT.usage);
     await issue(env, opts, (issuedAt, note) =>
@@ -55,16 +63,25 @@ export function registerOperatorCommands(program: Command, env: Record<string, s
 
   withScope(
     program.command('resume').description('lift a kill switch or throttle on exactly that scope (signed, audited)'),
-    ['run', 'user', 'tenant', 'agent', 'cohort', 'global'],
+    RESUME_KINDS,
   ).action(async (opts: OperatorOptions) => {
-    const scope = scopeFrom(opts);
+    const scope = scopeFrom(opts, RESUME_KINDS);
     await issue(env, opts, (issuedAt, note) => resumeCommand({ scope, issuedAt, ...(note !== undefined ? { note } : {}) }));
   });
 }
 
-/** Exactly one scope flag; `--global` is id `*`. */
-function scopeFrom(opts: ScopeOptions): Scope {
+/** Exactly one scope: `--scope KIND:ID` or one of the per-kind flags; `--global` is id `*`. */
+function scopeFrom(opts: ScopeOptions, allowed: readonly string[]): Scope {
   const given: Scope[] = [];
+  if (opts.scope !== undefined) {
+    const at = opts.scope.indexOf(':');
+    const kind = at < 0 ? opts.scope : opts.scope.slice(0, at);
+    const id = at < 0 ? '' : opts.scope.slice(at + 1);
+    if (!allowed.includes(kind)) throw new CliError(`--scope: "${kind}" is not a scope kind here; expected one of ${allowed.join(', ')}`, EXIT.usage);
+    if (kind === 'global') given.push({ kind: 'global', id: '*' });
+    else if (id === '') throw new CliError(`--scope: write ${kind}:ID, e.g. ${kind}:acme`, EXIT.usage);
+    else opts = { ...opts, [kind]: id };
+  }
   for (const kind of ['run', 'user', 'tenant', 'agent', 'cohort'] as const) {
     const id = opts[kind];
     if (id !== undefined) {
@@ -73,7 +90,7 @@ function scopeFrom(opts: ScopeOptions): Scope {
     }
   }
   if (opts.global) given.push({ kind: 'global', id: '*' });
-  if (given.length !== 1) throw new CliError('name exactly one scope: --user ID, --tenant ID, --agent ID, --global (resume also takes --run, --cohort)', EXIT.usage);
+  if (given.length !== 1) throw new CliError(`name exactly one scope: --scope KIND:ID or one of ${allowed.map((k) => (k === 'global' ? '--global' : `--${k} ID`)).join(', ')}`, EXIT.usage);
   return given[0] as Scope;
 }
 
@@ -86,7 +103,8 @@ async function issue(
   const ctx = createContext(env);
   const keyRing = requireKeyRing(ctx);
   const operator = opts.operator ?? safeUser();
-  const command = signCommand(build(Date.now(), opts.note === undefined ? `by ${operator}` : `${opts.note} (by ${operator})`), keyRing);
+  const why = opts.reason ?? opts.note;
+  const command = signCommand(build(Date.now(), why === undefined ? `by ${operator}` : `${why} (by ${operator})`), keyRing);
   await send(ctx, command);
   const store = await openConfiguredStore(ctx);
   try {
