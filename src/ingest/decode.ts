@@ -89,6 +89,13 @@ export function decodeSpan(value: Uint8Array | string | null, options: DecodeOpt
     };
   }
   const event = parsed.data;
+  // Only text with a surrogate (escaped or raw) can hold a lone one: the walk is skipped otherwise.
+  const broken = MAYBE_SURROGATE.test(text) ? lonelySurrogatePath(event) : undefined;
+  if (broken !== undefined) {
+    // Valid JSON (`"\ud800"`) but not Unicode text: ClickHouse refuses such strings, and an
+    // event that cannot be stored must not stall its partition.
+    return { ok: false, reason: 'invalid_utf8', message: `${broken}: contains a lone UTF-16 surrogate escape (not valid Unicode text)` };
+  }
   const maxFuture = options.maxFutureMs ?? DEFAULT_MAX_FUTURE_MS;
   if (event.ts > options.nowMs + maxFuture) {
     return {
@@ -98,6 +105,24 @@ export function decodeSpan(value: Uint8Array | string | null, options: DecodeOpt
     };
   }
   return { ok: true, event };
+}
+
+const MAYBE_SURROGATE = /\\u[dD][89a-fA-F]|[\uD800-\uDFFF]/;
+/** A high surrogate not followed by a low one, or a low one not preceded by a high one. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const isWellFormed = (s: string) => !LONE_SURROGATE.test(s);
+
+/** Path of the first string (key or value) that is not well-formed Unicode, if any. */
+function lonelySurrogatePath(value: unknown, path = ''): string | undefined {
+  if (typeof value === 'string') return isWellFormed(value) ? undefined : path || '(root)';
+  if (value === null || typeof value !== 'object') return undefined;
+  for (const [key, inner] of Object.entries(value)) {
+    const at = path ? `${path}.${key}` : key;
+    if (!isWellFormed(key)) return at;
+    const found = lonelySurrogatePath(inner, at);
+    if (found !== undefined) return found;
+  }
+  return undefined;
 }
 
 function toIssues(error: z.ZodError): DecodeIssue[] {

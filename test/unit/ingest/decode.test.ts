@@ -340,3 +340,23 @@ describe('decodeSpan properties', () => {
     );
   });
 });
+
+describe('lone UTF-16 surrogates (valid JSON, not Unicode text)', () => {
+  const base = { schema: 'runwarden.span/v1', event_id: 'e1', ts: 1_700_000_000_000, run_id: 'r1', span_id: 's1', kind: 'run_end', agent_id: 'a', tenant_id: 't', user_id: 'u', status: 'ok' };
+  it.each([
+    ['a lone high surrogate in a value', JSON.stringify({ ...base, user_id: 'x' }).replace('"x"', '"\\ud800"'), 'user_id'],
+    ['a lone low surrogate in an attr', JSON.stringify({ ...base, attrs: { env: 'x' } }).replace('"x"', '"a\\udc00"'), 'attrs.env'],
+    ['a raw lone surrogate in a string input', JSON.stringify({ ...base, run_id: 'r\ud800' }), 'run_id'],
+  ])('%s goes to the DLQ as invalid_utf8, naming the field', (_name, text, path) => {
+    const decoded = decodeSpan(text, { nowMs: 1_700_000_000_000 });
+    expect(decoded.ok).toBe(false);
+    if (!decoded.ok) {
+      expect(decoded.reason).toBe('invalid_utf8');
+      expect(decoded.message).toContain(path);
+    }
+  });
+  it('a proper surrogate pair (emoji) is fine, escaped or raw', () => {
+    expect(decodeSpan(JSON.stringify({ ...base, user_id: '😀' }), { nowMs: 1_700_000_000_000 }).ok).toBe(true);
+    expect(decodeSpan(JSON.stringify({ ...base, user_id: 'x' }).replace('"x"', '"\\ud83d\\ude00"'), { nowMs: 1_700_000_000_000 }).ok).toBe(true);
+  });
+});
