@@ -37,10 +37,22 @@ export class RunAbortedError extends RunwardenError {
   }
 }
 
-/** No heartbeat from the warden within the configured time and the guard fails closed. */
+/**
+ * The guard cannot vouch for the step and fails closed: no heartbeat from the warden within the
+ * configured time (`silentForMs` since the last one, null when none was ever seen), or the
+ * guard itself failed (`cause`). Retriable: the warden may come back.
+ */
 export class WardenUnavailableError extends RunwardenError {
   override readonly name = 'WardenUnavailableError';
-  constructor(readonly silentForMs: number) {
-    super(`no heartbeat from runwarden for ${silentForMs} ms: failing closed (set failMode: 'open' to let steps through)`, { retriable: true });
+  constructor(
+    readonly silentForMs: number | null,
+    options: { cause?: unknown } = {},
+  ) {
+    super(
+      options.cause !== undefined
+        ? `runwarden guard failed and fails closed (set failMode: 'open' to let steps through): ${String((options.cause as { message?: unknown })?.message ?? options.cause)}`
+        : `${silentForMs === null ? 'no heartbeat from runwarden seen yet' : `no heartbeat from runwarden for ${silentForMs} ms`}: failing closed (set failMode: 'open' to let steps through)`,
+      { retriable: true, cause: options.cause },
+    );
   }
 }

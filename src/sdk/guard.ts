@@ -1,148 +1,143 @@
 import { randomUUID } from 'node:crypto';
 import type { Consumer, Kafka } from 'kafkajs';
-import { controlCommandSchema, type ControlCommand } from '../contracts/control.ts';
-import { verifyCommand, type KeyRing } from '../control/sign.ts';
-import { RunAbortedError, WardenUnavailableError } from './errors.ts';
-import { createGuardState } from './guard-state.ts';
+import type { ControlCommand } from '../contracts/control.ts';
+import { RunwardenError, RunwardenMisuseError } from './errors.ts';
+import { createGuardCore, type GuardCoreOptions, type GuardStats } from './guard-core.ts';
 import type { StepContext } from './scope-match.ts';
 
-export type RejectReason = 'malformed' | 'unsigned' | 'bad_signature' | 'unknown_key' | 'expired' | 'replayed';
-
-export interface GuardOptions {
+export interface GuardOptions extends GuardCoreOptions {
   kafka: Kafka;
-  /** The shared secrets; any key in the ring verifies (rotation), see RUNWARDEN_HMAC_KEYS. */
-  keyRing: KeyRing;
+  /** The control topic. Default `agent.control`. */
   topic?: string;
-  /** No heartbeat for this long (ms) → fail closed or open. Default 15,000. */
-  heartbeatTimeoutMs?: number;
-  /** 'closed' (default): check() throws WardenUnavailableError while the warden is silent. */
-  failMode?: 'closed' | 'open';
-  /** Commands older than this (ms) are not read at start. Default 24 h. */
+  /** Commands older than this (ms, by Kafka timestamp) are not read at start. Default 24 h. */
   lookbackMs?: number;
-  /** Upper bound on one throttle wait (ms). Default 60,000. */
-  maxThrottleWaitMs?: number;
-  /** Told about rejected commands and warnings; never throws into the agent. */
-  onEvent?: (event: GuardEvent) => void;
-  now?: () => number;
-  sleep?: (ms: number) => Promise<void>;
+  /** start() rejects when it has not caught up with the topic within this (ms). Default 30,000. */
+  startTimeoutMs?: number;
+  /** Consumer group; default a fresh one per guard, since every guard must read every command. */
+  groupId?: string;
 }
 
-export type GuardEvent =
-  | { type: 'rejected'; reason: RejectReason; commandId?: string }
-  | { type: 'applied'; command: ControlCommand }
-  | { type: 'warn'; command: ControlCommand };
-
 export interface Guard {
-  /** Connects and reads the recent commands; resolves once caught up with the topic. */
+  /**
+   * Connects and reads the commands of the last `lookbackMs`; resolves once caught up with the
+   * topic's end as it was at the call. Rejects when Kafka cannot be reached or the catch-up
+   * takes longer than `startTimeoutMs`. Until it resolves, check() fails closed (or open).
+   */
   start(): Promise<void>;
   /**
-   * Call before every step. Throws RunAbortedError when the run or its scope is stopped,
-   * WardenUnavailableError when failing closed, and waits out throttles. Nothing else is thrown.
+   * Call before every step. Throws RunAbortedError when the run or a scope it belongs to is
+   * stopped (abort, kill switch), WardenUnavailableError when failing closed, and waits out
+   * throttles. Nothing else is ever thrown.
    */
   check(ctx: StepContext): Promise<void>;
+  /** Tells the guard a run ended, so that it stops counting against max_concurrent_runs. */
+  endRun(runId: string): void;
+  /** Disconnects. Idempotent; check() keeps answering from the last state (and fails closed once heartbeats are stale). */
   stop(): Promise<void>;
-  stats(): { applied: number; rejected: Record<RejectReason, number> };
+  stats(): GuardStats;
+  /** The live aborts, kill switches and throttles (for inspection). */
+  live(): ControlCommand[];
 }
 
 /**
- * The agent-side guard (SPEC §2): consumes the control topic, verifies every command's
- * HMAC, keeps the live set of aborts, kill switches and throttles, and enforces them in check().
+ * The agent-side guard (SPEC §2) over kafkajs: consumes the control topic, verifies every
+ * command's HMAC, refuses and counts unsigned, forged, unknown-key, expired and replayed ones,
+ * keeps the live set, and enforces it in check(). See guard-state.ts for what is enforced.
  */
 export function createGuard(options: GuardOptions): Guard {
   const topic = options.topic ?? 'agent.control';
-  const now = options.now ?? Date.now;
-  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-  const timeout = options.heartbeatTimeoutMs ?? 15_000;
-  const failMode = options.failMode ?? 'closed';
-  const maxWait = options.maxThrottleWaitMs ?? 60_000;
-  const onEvent = options.onEvent ?? (() => undefined);
-  const state = createGuardState();
-  const rejected: Record<RejectReason, number> = { malformed: 0, unsigned: 0, bad_signature: 0, unknown_key: 0, expired: 0, replayed: 0 };
-  let applied = 0;
-  let startedAt = now();
+  const lookbackMs = options.lookbackMs ?? 86_400_000;
+  const startTimeoutMs = options.startTimeoutMs ?? 30_000;
+  const core = createGuardCore(options);
   // Every guard reads every command: a group of its own, never shared with another process.
-  const consumer: Consumer = options.kafka.consumer({ groupId: `runwarden-guard-${randomUUID()}`, sessionTimeout: 10_000, heartbeatInterval: 1_000 });
+  const consumer: Consumer = options.kafka.consumer({
+    groupId: options.groupId ?? `runwarden-guard-${randomUUID()}`,
+    sessionTimeout: 10_000,
+    heartbeatInterval: 1_000,
+    allowAutoTopicCreation: false,
+  });
+  consumer.on(consumer.events.CRASH, (e) => core.report(e.payload.error, `guard consumer crashed (restart: ${String(e.payload.restart)})`));
+  let starting: Promise<void> | undefined;
+  let stopping: Promise<void> | undefined;
+  let abandon: (() => void) | undefined;
 
-  function reject(reason: RejectReason, commandId?: string): void {
-    rejected[reason]++;
-    onEvent(commandId === undefined ? { type: 'rejected', reason } : { type: 'rejected', reason, commandId });
-  }
-
-  function receive(value: Buffer | null): void {
-    let json: unknown;
-    try {
-      json = JSON.parse(value?.toString('utf8') ?? '');
-    } catch {
-      return reject('malformed');
-    }
-    const commandId = typeof (json as { command_id?: unknown })?.command_id === 'string' ? (json as { command_id: string }).command_id : undefined;
-    if (json !== null && typeof json === 'object' && !('signature' in json)) return reject('unsigned', commandId);
-    const parsed = controlCommandSchema.safeParse(json);
-    if (!parsed.success) return reject('malformed', commandId);
-    const verdict = verifyCommand(parsed.data, options.keyRing, now());
-    if (!verdict.ok) return reject(verdict.reason, commandId);
-    if (!state.apply(parsed.data, now())) return reject('replayed', commandId);
-    applied++;
-    onEvent({ type: parsed.data.action === 'warn' ? 'warn' : 'applied', command: parsed.data });
-  }
-
-  async function start(): Promise<void> {
-    startedAt = now();
+  /** Per partition, the last offset present at start: caught up once each was read. */
+  async function catchUpTargets(): Promise<{ from: Array<{ partition: number; offset: string }>; last: Map<number, bigint> }> {
     const admin = options.kafka.admin();
     await admin.connect();
-    const from = await admin.fetchTopicOffsetsByTimestamp(topic, Date.now() - (options.lookbackMs ?? 86_400_000));
-    const ends = await admin.fetchTopicOffsets(topic);
-    await admin.disconnect();
-    const pending = new Map(ends.filter((p) => BigInt(p.high) > BigInt(from.find((f) => f.partition === p.partition)?.offset ?? p.high)).map((p) => [p.partition, BigInt(p.high) - 1n]));
+    try {
+      // Kafka timestamps are wall-clock: the lookback uses the wall clock, not options.now.
+      const from = await admin.fetchTopicOffsetsByTimestamp(topic, Date.now() - lookbackMs);
+      const ends = await admin.fetchTopicOffsets(topic);
+      const last = new Map<number, bigint>();
+      for (const p of ends) {
+        const start = BigInt(from.find((f) => f.partition === p.partition)?.offset ?? p.high);
+        if (BigInt(p.high) > start) last.set(p.partition, BigInt(p.high) - 1n);
+      }
+      return { from, last };
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  async function run(): Promise<void> {
+    const { from, last } = await catchUpTargets();
+    if (stopping) return;
     let caughtUp!: () => void;
-    const ready = new Promise<void>((r) => (caughtUp = r));
-    if (pending.size === 0) caughtUp();
+    const ready = new Promise<void>((resolve) => (caughtUp = resolve));
+    abandon = caughtUp;
+    if (last.size === 0) caughtUp();
     await consumer.connect();
+    if (stopping) return;
     await consumer.subscribe({ topic, fromBeginning: false });
     await consumer.run({
       eachMessage: async ({ partition, message }) => {
-        receive(message.value);
-        const last = pending.get(partition);
-        if (last !== undefined && BigInt(message.offset) >= last) {
-          pending.delete(partition);
-          if (pending.size === 0) caughtUp();
+        core.receive(message.value, { partition, offset: message.offset });
+        const target = last.get(partition);
+        if (target !== undefined && BigInt(message.offset) >= target) {
+          last.delete(partition);
+          if (last.size === 0) caughtUp();
         }
       },
     });
     for (const p of from) consumer.seek({ topic, partition: p.partition, offset: p.offset });
-    await ready;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new RunwardenError(`guard did not catch up with ${topic} within ${startTimeoutMs} ms`, { retriable: true })),
+        startTimeoutMs,
+      );
+    });
+    try {
+      await Promise.race([ready, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
-  async function check(ctx: StepContext): Promise<void> {
-    const t = now();
-    if (failMode === 'closed') {
-      const last = state.lastHeartbeatMs() ?? startedAt;
-      if (t - last > timeout) throw new WardenUnavailableError(t - last);
-    }
-    const decision = state.decide(ctx, t);
-    if (decision.kind === 'abort') {
-      const c = decision.command;
-      throw new RunAbortedError({
-        commandId: c.command_id,
-        action: c.action === 'kill_switch' ? 'kill_switch' : 'abort',
-        scope: c.scope,
-        detector: c.reason.detector,
-        rule: c.reason.rule,
-        observed: c.reason.observed,
-        threshold: c.reason.threshold,
-        findingId: c.reason.finding_id,
-        ...(c.reason.note !== undefined ? { note: c.reason.note } : {}),
-      });
-    }
-    if (decision.kind === 'throttle') await sleep(Math.min(decision.delayMs, maxWait));
+  function start(): Promise<void> {
+    if (stopping) return Promise.reject(new RunwardenMisuseError('guard.start() after stop()'));
+    starting ??= run().catch(async (err: unknown) => {
+      await consumer.disconnect().catch(() => undefined);
+      throw err;
+    });
+    return starting;
+  }
+
+  function stop(): Promise<void> {
+    stopping ??= (async () => {
+      abandon?.(); // a start() still catching up resolves rather than hang
+      await consumer.disconnect().catch((err: unknown) => core.report(err, 'guard consumer disconnect failed'));
+    })();
+    return stopping;
   }
 
   return {
     start,
-    check,
-    async stop() {
-      await consumer.disconnect();
-    },
-    stats: () => ({ applied, rejected: { ...rejected } }),
+    check: core.check,
+    endRun: core.endRun,
+    stop,
+    stats: core.stats,
+    live: core.live,
   };
 }

@@ -8,6 +8,11 @@ export interface StepContext {
   userId?: string;
   /** Cohort attributes (model_version, plan_tier, …) for cohort-scoped commands. */
   attrs?: Record<string, string>;
+  /**
+   * What the step is. Only `llm_call` steps count against `max_llm_calls_per_minute`; a step
+   * without a kind is counted as an LLM call (the conservative reading).
+   */
+  step?: 'llm_call' | 'tool_call' | 'side_effect';
 }
 
 /** A cohort scope id is `dim=value` pairs joined by `,` (e.g. `agent_id=bot,model_version=v2`). */
