@@ -62,6 +62,9 @@ interface PartitionState {
   progress: PartitionProgress;
 }
 
+/** Longest idle fetch (ms); the fetch loop counts as stuck after missing a few of them. */
+const FETCH_MAX_WAIT_MS = 500;
+
 /** Events handled between two deliveries of findings and commands: bounds the abort latency inside a large batch. */
 const DELIVERY_CHUNK = 100;
 
@@ -80,7 +83,14 @@ export function createPipelineConsumer(options: PipelineOptions): PipelineConsum
   const groupId = options.groupId ?? 'runwarden-detect';
   const heartbeatIntervalMs = options.heartbeatIntervalMs ?? 5_000;
   const wardenId = options.wardenId ?? `warden-${randomUUID().slice(0, 8)}`;
-  const consumer: Consumer = kafka.consumer({ groupId, sessionTimeout: 15_000, heartbeatInterval: 1_500, maxBytesPerPartition: 2 * 1024 * 1024 });
+  const consumer: Consumer = kafka.consumer({
+    groupId,
+    sessionTimeout: 15_000,
+    heartbeatInterval: 1_500,
+    maxBytesPerPartition: 2 * 1024 * 1024,
+    // An idle fetch returns after this long: it bounds how stale the fetch loop's liveness can look.
+    maxWaitTimeInMs: FETCH_MAX_WAIT_MS,
+  });
   // Idempotent producers must not cap retries by count (kafkajs warns); maxRetryTime still bounds one send.
   const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, retry: { retries: Number.MAX_SAFE_INTEGER, maxRetryTime: 30_000 } });
   const admin: Admin = kafka.admin();
@@ -162,7 +172,7 @@ export function createPipelineConsumer(options: PipelineOptions): PipelineConsum
   async function beat(): Promise<void> {
     // Beat only while the fetch loop turns: a stuck or backpressured warden goes silent, and the
     // guards fail closed (by default) rather than trusting a warden that no longer enforces.
-    if (now() - lastFetchMs > 3 * heartbeatIntervalMs) return;
+    if (now() - lastFetchMs > Math.max(3 * heartbeatIntervalMs, 4 * FETCH_MAX_WAIT_MS)) return;
     const command = signCommand(
       heartbeatCommand({ issuedAt: now(), sequence: ++sequence, wardenId, ttlMs: 3 * heartbeatIntervalMs }),
       keyRing,
