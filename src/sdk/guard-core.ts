@@ -76,14 +76,19 @@ export interface GuardStats {
 
 /** The guard without its transport: feed it control messages, call check() before each step. */
 export interface GuardCore {
-  /** One control message (the Kafka value). Never throws. */
-  receive(bytes: Uint8Array | string | null, source?: MessageSource): void;
+  /**
+   * One control message (the Kafka value). Never throws. `history`: read while catching up at
+   * start, where expired and replayed commands are routine: counted, not logged one by one.
+   */
+  receive(bytes: Uint8Array | string | null, source?: MessageSource, options?: { history?: boolean }): void;
   check(ctx: StepContext): Promise<void>;
   endRun(runId: string): void;
   stats(): GuardStats;
   live(): ControlCommand[];
   /** Reports an error from outside (the transport) to onEvent and the logger. */
   report(error: unknown, msg: string): void;
+  /** Logs at info through the guard's logger (the transport's milestones). */
+  info(obj: object, msg: string): void;
 }
 
 /** Polling step (ms) while a full max_concurrent_runs holds a new run back. */
@@ -150,7 +155,7 @@ export function createGuardCore(options: GuardCoreOptions): GuardCore {
     emit({ type: 'error', error });
   }
 
-  function receive(bytes: Uint8Array | string | null, source?: MessageSource): void {
+  function receive(bytes: Uint8Array | string | null, source?: MessageSource, opts: { history?: boolean } = {}): void {
     let result: ReturnType<typeof handleControlMessage>;
     try {
       result = handleControlMessage(bytes, options.keyRing, state, now());
@@ -162,7 +167,8 @@ export function createGuardCore(options: GuardCoreOptions): GuardCore {
       rejected[result.reason]++;
       const id = result.commandId === undefined ? {} : { commandId: result.commandId };
       // Forgeries and garbage are a security signal; expiry and replays are routine (a restart reads history).
-      log(SECURITY_REJECTS.has(result.reason) ? 'warn' : 'info', { reason: result.reason, ...id, ...at }, `control command rejected: ${result.reason}`);
+      const security = SECURITY_REJECTS.has(result.reason);
+      if (security || opts.history !== true) log(security ? 'warn' : 'info', { reason: result.reason, ...id, ...at }, `control command rejected: ${result.reason}`);
       emit({ type: 'rejected', reason: result.reason, ...id, ...at });
       return;
     }
@@ -276,5 +282,6 @@ export function createGuardCore(options: GuardCoreOptions): GuardCore {
     }),
     live: () => state.live(now()),
     report,
+    info: (obj, msg) => log('info', obj, msg),
   };
 }

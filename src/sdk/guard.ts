@@ -54,6 +54,8 @@ export function createGuard(options: GuardOptions): Guard {
     groupId: options.groupId ?? `runwarden-guard-${randomUUID()}`,
     sessionTimeout: 10_000,
     heartbeatInterval: 1_000,
+    // A short long-poll: stop() waits for the fetch in flight (ms). Messages still arrive at once.
+    maxWaitTimeInMs: 1_000,
     allowAutoTopicCreation: false,
   });
   consumer.on(consumer.events.CRASH, (e) => core.report(e.payload.error, `guard consumer crashed (restart: ${String(e.payload.restart)})`));
@@ -92,8 +94,8 @@ export function createGuard(options: GuardOptions): Guard {
     await consumer.subscribe({ topic, fromBeginning: false });
     await consumer.run({
       eachMessage: async ({ partition, message }) => {
-        core.receive(message.value, { partition, offset: message.offset });
         const target = last.get(partition);
+        core.receive(message.value, { partition, offset: message.offset }, { history: target !== undefined && BigInt(message.offset) < target });
         if (target !== undefined && BigInt(message.offset) >= target) {
           last.delete(partition);
           if (last.size === 0) caughtUp();
@@ -113,6 +115,8 @@ export function createGuard(options: GuardOptions): Guard {
     } finally {
       clearTimeout(timer);
     }
+    const { applied, rejected } = core.stats();
+    core.info({ topic, lookbackMs, applied, rejected }, 'guard caught up with the control topic');
   }
 
   function start(): Promise<void> {

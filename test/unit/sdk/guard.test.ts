@@ -298,6 +298,18 @@ describe('guard core: rejected commands are counted and logged', () => {
     expect(h.events.filter((e) => e.type === 'rejected').map((e) => e.type === 'rejected' && e.source?.offset)).toEqual(['1', '2', '3', '4', '5', '7']);
   });
 
+  it('while catching up (history), expired and replayed commands are counted but not logged one by one; forgeries still are', () => {
+    const h = harness();
+    const abort = signed(abortFor('r1'));
+    h.guard.receive(signed(abortFor('old', { expires_at: T0 - 1 })), undefined, { history: true });
+    h.guard.receive(abort, undefined, { history: true });
+    h.guard.receive(abort, undefined, { history: true });
+    h.guard.receive(signed(abortFor('r2'), OTHER_KEY), undefined, { history: true });
+    expect(h.guard.stats().rejected).toMatchObject({ expired: 1, replayed: 1, unknown_key: 1 });
+    expect(h.logs.map((l) => l.level)).toEqual(['warn']);
+    expect(h.events.filter((e) => e.type === 'rejected')).toHaveLength(3);
+  });
+
   it('a throwing listener or logger never reaches the agent or the receive path', async () => {
     const guard = createGuardCore({
       keyRing: RING,
