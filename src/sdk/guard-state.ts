@@ -187,7 +187,7 @@ export function createGuardState(options: GuardStateOptions = {}): GuardState {
 
   function touchRun(ctx: StepContext, nowMs: number): void {
     runs.delete(ctx.runId);
-    runs.set(ctx.runId, { ctx, lastMs: nowMs });
+    runs.set(ctx.runId, { ctx: { ...ctx }, lastMs: nowMs });
     expireRuns(nowMs);
   }
 
