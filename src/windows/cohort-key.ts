@@ -1,0 +1,62 @@
+import type { SpanEvent } from '../contracts/span.ts';
+
+/** Value of a cohort dimension the event does not carry (an attribute left unset). */
+export const MISSING_DIM = '(none)';
+
+/** A cohort: each dimension → its value, e.g. {agent_id: "bot", model_version: "v2"}. */
+export type CohortDims = Readonly<Record<string, string>>;
+
+/**
+ * The canonical cohort id: `dim=value` pairs sorted by dimension, joined by `,`
+ * (`agent_id=bot,model_version=v2`). It is the `scope.id` of cohort findings and commands, and
+ * the guard parses it back (src/sdk/scope-match.ts `parseCohortId`), so the format is shared.
+ */
+export function cohortKey(dims: CohortDims): string {
+  return Object.keys(dims)
+    .sort()
+    .map((k) => `${k}=${dims[k]}`)
+    .join(',');
+}
+
+/**
+ * The event's cohort over `dims`. A dimension is an owner id (`agent_id`, `tenant_id`,
+ * `user_id`), `model` (the model of an `llm_call`) or an attribute name (`model_version`,
+ * `prompt_hash`, `plan_tier`, …); what the event lacks becomes MISSING_DIM.
+ */
+export function cohortOf(event: SpanEvent, dims: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const d of dims) out[d] = dimValue(event, d) ?? MISSING_DIM;
+  return out;
+}
+
+function dimValue(event: SpanEvent, dim: string): string | undefined {
+  switch (dim) {
+    case 'agent_id':
+      return event.agent_id;
+    case 'tenant_id':
+      return event.tenant_id;
+    case 'user_id':
+      return event.user_id;
+    case 'model':
+      return event.kind === 'llm_call' ? event.llm.model : event.attrs?.['model'];
+    default:
+      return event.attrs?.[dim];
+  }
+}
+
+/** `dims` without the dimensions in `drop` (e.g. a judge cohort without its version dimensions). */
+export function withoutDims(dims: CohortDims, drop: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(dims)) if (!drop.includes(k)) out[k] = v;
+  return out;
+}
+
+/** `dims` restricted to `keep`. */
+export function pickDims(dims: CohortDims, keep: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k of keep) {
+    const v = dims[k];
+    if (v !== undefined) out[k] = v;
+  }
+  return out;
+}
