@@ -1,0 +1,107 @@
+import { quantile } from 'simple-statistics';
+import { windowRange, type BucketWindow } from '../../src/windows/bucket-window.ts';
+import { robustStats, type RobustStats } from '../../src/windows/robust.ts';
+
+/** What a cohort did in one minute. */
+export interface MinuteTotals {
+  spend_usd: number;
+  llm_calls: number;
+}
+
+export const ZERO_MINUTE: MinuteTotals = Object.freeze({ spend_usd: 0, llm_calls: 0 });
+
+export const addMinutes = (a: MinuteTotals, b: MinuteTotals): MinuteTotals => ({
+  spend_usd: a.spend_usd + b.spend_usd,
+  llm_calls: a.llm_calls + b.llm_calls,
+});
+
+/**
+ * The upper envelope of ordinary minutes: the 90th percentile of the baseline's busy minutes. It
+ * sees the right tail that median/MAD ignore (minutes skewed by a few expensive runs, runs that
+ * straddle minutes) and still resists outliers: six spiking minutes out of sixty barely move it.
+ */
+export const UPPER_QUANTILE = 0.9;
+
+/** Robust summary of one series (per-minute values, or sums over a few minutes). */
+export interface SeriesStats extends RobustStats {
+  /** UPPER_QUANTILE of the series' non-zero values (0 if none). */
+  upper: number;
+}
+
+/** Robust baseline of a cohort's spend and LLM calls over its trailing window. */
+export interface MinuteBaseline {
+  /** The minute this baseline is for (it covers the minutes before it). */
+  for_minute: number;
+  /** Minutes of history it covers (≤ the baseline window). */
+  minutes: number;
+  /** Per-minute spend (usd). */
+  spend: SeriesStats;
+  /** Spend over every run of `span` consecutive minutes (usd): the sustained rule's yardstick. */
+  spend_sums: SeriesStats;
+  span: number;
+  /** Per-minute LLM calls. */
+  calls: SeriesStats;
+}
+
+/**
+ * Per-minute totals for minutes [from, to], with 0 for a minute without partials: a quiet minute
+ * is a real observation of zero spend, and leaving it out would bias the baseline upwards.
+ */
+export function zeroFilled(w: BucketWindow<MinuteTotals>, from: number, to: number): MinuteTotals[] {
+  const out: MinuteTotals[] = [];
+  if (to < from) return out;
+  const byIndex = new Map(windowRange(w, from, to).map((b) => [b.index, b.value]));
+  for (let m = from; m <= to; m++) out.push(byIndex.get(m) ?? ZERO_MINUTE);
+  return out;
+}
+
+/**
+ * Median/MAD of all values; the upper envelope of the non-zero ones. For a dense cohort the two
+ * p90s agree; for a sporadic one (mostly empty minutes) the p90 of all minutes would be 0 and say
+ * nothing about how big its ordinary busy minutes are, which is what a spike must dwarf.
+ */
+function seriesStats(values: readonly number[]): SeriesStats {
+  const busy = values.filter((v) => v > 0);
+  return { ...robustStats(values), upper: busy.length === 0 ? 0 : quantile(busy, UPPER_QUANTILE) };
+}
+
+/** Sums over every `span` consecutive values (a sliding window), or the whole sum if shorter. */
+function slidingSums(values: readonly number[], span: number): number[] {
+  if (values.length <= span) return values.length === 0 ? [] : [values.reduce((a, b) => a + b, 0)];
+  const out: number[] = [];
+  let acc = 0;
+  values.forEach((v, i) => {
+    acc += v - (i >= span ? (values[i - span] ?? 0) : 0);
+    if (i >= span - 1) out.push(acc);
+  });
+  return out;
+}
+
+/** Minute ranges (inclusive) left out of a baseline: the minutes of alarms already raised. */
+export type Quarantine = readonly { from: number; to: number }[];
+
+/**
+ * Robust statistics of the `baselineMinutes` minutes before `minute` (those since the cohort's
+ * first minute only, quarantined minutes left out). Computed once per minute per cohort, when the
+ * minute opens: O(w log w).
+ */
+export function minuteBaseline(
+  w: BucketWindow<MinuteTotals>,
+  firstMinute: number,
+  minute: number,
+  baselineMinutes: number,
+  span: number,
+  quarantine: Quarantine = [],
+): MinuteBaseline {
+  const from = Math.max(firstMinute, minute - baselineMinutes);
+  const values = zeroFilled(w, from, minute - 1).filter((_, i) => !quarantine.some((q) => from + i >= q.from && from + i <= q.to));
+  const spend = values.map((v) => v.spend_usd);
+  return {
+    for_minute: minute,
+    minutes: values.length,
+    spend: seriesStats(spend),
+    spend_sums: seriesStats(slidingSums(spend, span)),
+    span,
+    calls: seriesStats(values.map((v) => v.llm_calls)),
+  };
+}
