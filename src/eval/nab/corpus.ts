@@ -38,7 +38,7 @@ export function scoreCorpus(files: readonly ScoredFile[], cost: CostMatrix, thre
   const swept = sweepCorpus(files, cost);
   const t = threshold ?? optimiseThreshold(swept.flat(), cost.fnWeight).threshold;
   const perFile = files.map((f, i) => ({ name: f.name, score: scoreAtThreshold(swept[i] ?? [], t, cost.fnWeight) }));
-  const totals = { tp: 0, tn: 0, fp: 0, fn: 0, total: 0 };
+  const totals = { tp: 0, tn: 0, fp: 0, fn: 0, total: 0, detectedWindows: 0 };
   let raw = 0;
   for (const { score } of perFile) {
     raw += score.score;
@@ -47,7 +47,15 @@ export function scoreCorpus(files: readonly ScoredFile[], cost: CostMatrix, thre
     totals.fp += score.fp;
     totals.fn += score.fn;
     totals.total += score.total;
+    totals.detectedWindows += score.detectedWindows;
   }
   const windowCount = files.reduce((n, f) => n + f.windows.length, 0);
   return { threshold: t, raw, normalised: normaliseScore(raw, nabAnchors(windowCount, cost)), totals, files: perFile };
+}
+
+/** The corpus scored under each profile at its own corpus-optimal threshold, as NAB reports a new detector. */
+export function scoreProfiles<P extends string>(files: readonly ScoredFile[], profiles: Record<P, CostMatrix>): Record<P, CorpusScore> {
+  const out = {} as Record<P, CorpusScore>;
+  for (const name of Object.keys(profiles) as P[]) out[name] = scoreCorpus(files, profiles[name]);
+  return out;
 }

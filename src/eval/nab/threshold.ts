@@ -12,6 +12,8 @@ export interface ThresholdScore {
   /** Rows not detected inside windows. */
   fn: number;
   total: number;
+  /** Windows with at least one detection (the rest cost fnWeight each). */
+  detectedWindows: number;
 }
 
 /** The threshold NAB starts its sweep at: above every score, so nothing is detected. */
@@ -39,10 +41,11 @@ export function scoresByThreshold(rows: readonly SweepRow[], fnWeight: number): 
   let fn = scorable.length - tn;
   let tp = 0;
   let fp = 0;
+  const detected = new Set<string>();
   let threshold = SWEEP_START_THRESHOLD;
   const out: ThresholdScore[] = [];
   const save = (): void => {
-    out.push({ threshold, score: total(), tp, tn, fp, fn, total: tp + tn + fp + fn });
+    out.push({ threshold, score: total(), tp, tn, fp, fn, total: tp + tn + fp + fn, detectedWindows: detected.size });
   };
   for (const r of scorable) {
     if (r.anomalyScore !== threshold) {
@@ -56,6 +59,7 @@ export function scoresByThreshold(rows: readonly SweepRow[], fnWeight: number): 
     } else {
       tp += 1;
       fn -= 1;
+      detected.add(r.window);
       windowBest.set(r.window, Math.max(windowBest.get(r.window) ?? -fnWeight, r.sweepScore));
     }
   }
@@ -75,6 +79,7 @@ export function scoreAtThreshold(rows: readonly SweepRow[], threshold: number, f
   let tn = 0;
   let fp = 0;
   let fn = 0;
+  const detectedWindows = new Set<string>();
   for (const r of rows) {
     if (r.probation) continue;
     const detected = r.anomalyScore >= threshold;
@@ -88,6 +93,7 @@ export function scoreAtThreshold(rows: readonly SweepRow[], threshold: number, f
     const best = windowBest.get(r.window) ?? -fnWeight;
     if (detected) {
       tp += 1;
+      detectedWindows.add(r.window);
       windowBest.set(r.window, Math.max(best, r.sweepScore));
     } else {
       fn += 1;
@@ -96,7 +102,7 @@ export function scoreAtThreshold(rows: readonly SweepRow[], threshold: number, f
   }
   let score = fpSum;
   for (const v of windowBest.values()) score += v;
-  return { threshold, score, tp, tn, fp, fn, total: tp + tn + fp + fn };
+  return { threshold, score, tp, tn, fp, fn, total: tp + tn + fp + fn, detectedWindows: detectedWindows.size };
 }
 
 /**

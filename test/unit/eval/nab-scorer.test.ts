@@ -125,7 +125,14 @@ describe('scoreAtThreshold', () => {
     const s = scoreAtThreshold(sweepFile('f', scores, WINDOWS, STANDARD), 0.5, STANDARD.fnWeight);
     const expected = -0.11 + S(-3 / 4) / S(-1) + 0.11 * S(2 / 3) - 1;
     expect(s.score).toBeCloseTo(expected, 12);
-    expect({ tp: s.tp, fp: s.fp, fn: s.fn, tn: s.tn, total: s.total }).toEqual({ tp: 2, fp: 2, fn: 4, tn: 9, total: 17 });
+    expect({ tp: s.tp, fp: s.fp, fn: s.fn, tn: s.tn, total: s.total, detectedWindows: s.detectedWindows }).toEqual({
+      tp: 2,
+      fp: 2,
+      fn: 4,
+      tn: 9,
+      total: 17,
+      detectedWindows: 1,
+    });
   });
 
   it('doubles the missed window under reward_low_FN_rate', () => {
@@ -176,7 +183,7 @@ describe('scoresByThreshold and optimiseThreshold', () => {
         for (const s of scoresByThreshold(rows, cost.fnWeight)) {
           const direct = scoreAtThreshold(rows, s.threshold, cost.fnWeight);
           expect(direct.score).toBeCloseTo(s.score, 9);
-          expect([direct.tp, direct.tn, direct.fp, direct.fn]).toEqual([s.tp, s.tn, s.fp, s.fn]);
+          expect([direct.tp, direct.tn, direct.fp, direct.fn, direct.detectedWindows]).toEqual([s.tp, s.tn, s.fp, s.fn, s.detectedWindows]);
         }
       }),
     );
@@ -227,6 +234,6 @@ describe('scoreCorpus', () => {
     expect(s.raw).toBeCloseTo(3 - 0.11, 12);
     expect(s.files.map((f) => f.score.score)).toEqual([expect.closeTo(2 - 0.11, 12), expect.closeTo(1, 12)]);
     expect(s.normalised).toBeCloseTo((100 * (3 - 0.11 + 3)) / 6, 9);
-    expect(s.totals).toMatchObject({ tp: 3, fp: 1 });
+    expect(s.totals).toMatchObject({ tp: 3, fp: 1, detectedWindows: 3 });
   });
 });
