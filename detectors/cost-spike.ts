@@ -366,3 +366,14 @@ function closedQuantile(w: BucketWindow<SketchData>, p: CostSpikeParams): TokenQ
   const runs = sketchCount(merged);
   return runs === 0 ? null : { value: sketchQuantile(merged, p.run_tokens_quantile), runs };
 }
+
+/**
+ * True when the cohort stage may drop this state: no partial for longer than every window it
+ * keeps (baseline, run-tokens window) and no episode open. Dropping it loses nothing a new
+ * partial would need. `minute` is the stage's event-time minute.
+ */
+export function costSpikeStateIdle(state: CostSpikeState, minute: number, params: CostSpikeParams): boolean {
+  const last = Math.max(state.minutes.open?.index ?? -Infinity, (state.run_tokens.open?.index ?? -Infinity) * params.run_tokens_bucket_minutes);
+  const keep = state.view === 'agent' ? params.run_tokens_window_minutes : params.baseline_minutes;
+  return state.episode === null && minute - last > keep;
+}

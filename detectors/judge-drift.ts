@@ -275,3 +275,12 @@ function driftFinding(v: VersionState, test: DriftTest, partial: CohortPartial, 
     },
   });
 }
+
+/**
+ * True when the cohort stage may drop this lineage's state: no version seen for longer than the
+ * windows a test can reach (recent + reference + anchor). `minute` is the stage's event-time minute.
+ */
+export function judgeDriftStateIdle(state: JudgeDriftState, minute: number, params: JudgeDriftParams): boolean {
+  const last = Math.max(-Infinity, ...state.versions.map((v) => v.last_minute));
+  return minute - last > params.recent_minutes + params.reference_minutes + params.anchor_minutes;
+}

@@ -5,6 +5,7 @@ import {
   costSpike,
   costSpikeParamIssues,
   costSpikeParamsSchema,
+  costSpikeStateIdle,
   initialCostSpikeState,
   type CostSpikeParams,
   type CostSpikeState,
@@ -202,6 +203,16 @@ describe('cost-spike: spend per cohort', () => {
     const { fired, state } = drive([...partials, late]);
     expect(fired).toEqual([]);
     expect(state.minutes.closed.find((b) => b.index === late.minute)?.value.spend_usd).toBeCloseTo(505, 9);
+  });
+
+  it('is idle (droppable) only past its windows and with no episode open', () => {
+    const calm = drive(steady(flat(20, 5))).state;
+    const last = T0 / MINUTE_MS + 19;
+    expect(costSpikeStateIdle(calm, last + P.baseline_minutes, P)).toBe(false);
+    expect(costSpikeStateIdle(calm, last + P.baseline_minutes + 1, P)).toBe(true);
+    const alarmed = drive(steady([...flat(60, 5), 100])).state;
+    expect(alarmed.episode).not.toBeNull();
+    expect(costSpikeStateIdle(alarmed, 10_000, P)).toBe(false);
   });
 
   it('ignores partials of another view, and does nothing when disabled', () => {

@@ -5,6 +5,7 @@ import {
   JUDGE_DRIFT_DEFAULTS,
   judgeDriftParamIssues,
   judgeDriftParamsSchema,
+  judgeDriftStateIdle,
   judgeLineage,
   perTestAlpha,
   type JudgeDriftParams,
@@ -184,6 +185,23 @@ describe('judge-drift: slow decline and drift within a version', () => {
     expect(a.fired.length).toBeGreaterThan(0);
     expect(b.fired).toEqual(a.fired);
     expect([...b.states.values()]).toEqual([...a.states.values()]);
+  });
+
+  it.each([1, 2, 3])('a stable cohort stays quiet for four days (seed %i)', (seed) => {
+    expect(drive(hourly(V1, 0, 96, 20, () => 0.8, 100 + seed)).fired).toEqual([]);
+  });
+
+  it('constant scores never fire', () => {
+    expect(drive(hourly(V1, 0, 96, 20, () => 0.8, 1, 0)).fired).toEqual([]);
+  });
+
+  it('is idle (droppable) once no version has been seen for longer than its windows', () => {
+    const { states } = drive(hourly(V1, 0, 10, 5, () => 0.8, 1));
+    const s = [...states.values()][0]!;
+    const last = s.versions[0]!.last_minute;
+    const reach = P.recent_minutes + P.reference_minutes + P.anchor_minutes;
+    expect(judgeDriftStateIdle(s, last + reach, P)).toBe(false);
+    expect(judgeDriftStateIdle(s, last + reach + 1, P)).toBe(true);
   });
 
   it('ignores other views and does nothing when disabled', () => {
