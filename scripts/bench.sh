@@ -7,20 +7,8 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  echo "[bench] installing npm packages (npm ci)" >&2
-  npm ci --no-audit --no-fund >&2
-fi
-
-if [ -z "${KAFKA_BROKERS:-}" ] || [ -z "${CLICKHOUSE_URL:-}" ]; then
-  which=all
-  [ -n "${KAFKA_BROKERS:-}" ] && which=clickhouse
-  [ -n "${CLICKHOUSE_URL:-}" ] && which=kafka
-  bash scripts/services.sh up "$which"
-  # Only what was not given: a KAFKA_BROKERS or CLICKHOUSE_URL set by the caller stays.
-  while IFS='=' read -r name value; do
-    [ -z "${!name:-}" ] && export "$name=$value"
-  done < <(bash scripts/services.sh env)
-fi
+source scripts/lib/prepare.sh
+prepare_npm bench
+prepare_services
 
 exec node --import tsx bench/run.ts "$@"

@@ -7,20 +7,14 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  echo "[test] installing npm packages (npm ci)" >&2
-  npm ci --no-audit --no-fund >&2
-fi
+source scripts/lib/prepare.sh
+prepare_npm test
 
 if [ -z "${KAFKA_BROKERS:-}" ] || [ -z "${CLICKHOUSE_URL:-}" ]; then
   if docker info >/dev/null 2>&1; then
     echo "[test] a Docker engine answers: the integration tests start testcontainers" >&2
   else
-    which=all
-    [ -n "${KAFKA_BROKERS:-}" ] && which=clickhouse
-    [ -n "${CLICKHOUSE_URL:-}" ] && which=kafka
-    bash scripts/services.sh up "$which"
-    eval "$(bash scripts/services.sh env | sed 's/^/export /')"
+    prepare_services
   fi
 fi
 
