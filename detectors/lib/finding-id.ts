@@ -1,10 +1,5 @@
-import { createHash } from 'node:crypto';
-
 /**
- * Deterministic id from its parts: hex sha256 of the parts joined by `|`, truncated to 32 hex
- * characters (128 bits). The same detector, rule and run always give the same id, so a replay or
- * a re-processed event re-emits a finding that downstream dedup recognises.
+ * Deterministic finding id (see stableId): the same detector, rule and run (or cohort and
+ * episode) always give the same id.
  */
-export function findingId(...parts: readonly string[]): string {
-  return createHash('sha256').update(parts.join('|')).digest('hex').slice(0, 32);
-}
+export { stableId as findingId } from '../../src/util/stable-id.ts';

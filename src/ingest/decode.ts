@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { SPAN_SCHEMA_VERSION, spanEventSchema, type SpanEvent } from '../contracts/span.ts';
+import { isWellFormed } from '../util/well-formed.ts';
 
 /** Why a message went to the DLQ (SPEC §6). Stable strings: they label metrics and DLQ headers. */
 export const DLQ_REASONS = [
@@ -107,10 +108,8 @@ export function decodeSpan(value: Uint8Array | string | null, options: DecodeOpt
   return { ok: true, event };
 }
 
+/** A surrogate, escaped in JSON or raw: only then can the decoded event hold a lone one. */
 const MAYBE_SURROGATE = /\\u[dD][89a-fA-F]|[\uD800-\uDFFF]/;
-/** A high surrogate not followed by a low one, or a low one not preceded by a high one. */
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-const isWellFormed = (s: string) => !LONE_SURROGATE.test(s);
 
 /** Path of the first string (key or value) that is not well-formed Unicode, if any. */
 function lonelySurrogatePath(value: unknown, path = ''): string | undefined {

@@ -1,11 +1,6 @@
-/** A high surrogate not followed by a low one, or a low one not preceded by a high one. */
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-const LONE_SURROGATES = new RegExp(LONE_SURROGATE.source, 'g');
+import { wellFormed } from '../util/well-formed.ts';
 
-/** `value` with every lone UTF-16 surrogate replaced by U+FFFD (String#toWellFormed, ES2024). */
-export function wellFormed(value: string): string {
-  return LONE_SURROGATE.test(value) ? value.replace(LONE_SURROGATES, '\uFFFD') : value;
-}
+export { wellFormed };
 
 function wellFormedValue(value: unknown): unknown {
   if (typeof value === 'string') return wellFormed(value);
