@@ -1,5 +1,6 @@
 import type { Consumer, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import type { Topics } from '../src/config/env.ts';
+import { createReliableProducer } from '../src/kafka/client.ts';
 import { decodeSpan, type DlqReason } from '../src/ingest/decode.ts';
 import { createDedupCache } from '../src/ingest/dedup.ts';
 import { dlqMessage } from '../src/ingest/dlq.ts';
@@ -76,7 +77,7 @@ export function createIngestConsumer(options: IngestOptions): IngestConsumer {
     sessionTimeout: 15_000,
     heartbeatInterval: 1_500,
   });
-  const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, retry: { retries: Number.MAX_SAFE_INTEGER, maxRetryTime: 30_000 } });
+  const producer: Producer = createReliableProducer(kafka);
   const dedup = createDedupCache({ maxEntries: 1_000_000, ttlMs: 60 * 60_000 });
   const exclusive = createMutex();
   const stats: IngestStats = { consumed: 0, valid: 0, dlq: {}, rowsWritten: 0, flushes: 0, commits: 0, unpricedLlmCalls: 0 };

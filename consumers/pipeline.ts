@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Admin, Consumer, Kafka, Message, Producer } from 'kafkajs';
 import type { Topics } from '../src/config/env.ts';
+import { createReliableProducer } from '../src/kafka/client.ts';
 import type { ControlCommand } from '../src/contracts/control.ts';
 import type { Finding } from '../src/contracts/finding.ts';
 import { heartbeatCommand } from '../src/control/operator.ts';
@@ -91,8 +92,7 @@ export function createPipelineConsumer(options: PipelineOptions): PipelineConsum
     // An idle fetch returns after this long: it bounds how stale the fetch loop's liveness can look.
     maxWaitTimeInMs: FETCH_MAX_WAIT_MS,
   });
-  // Idempotent producers must not cap retries by count (kafkajs warns); maxRetryTime still bounds one send.
-  const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, retry: { retries: Number.MAX_SAFE_INTEGER, maxRetryTime: 30_000 } });
+  const producer: Producer = createReliableProducer(kafka);
   const admin: Admin = kafka.admin();
   const writer: BatchWriter = createBatchWriter({ sink: options.sink, logger, maxRows: 1_000, flushIntervalMs: options.commitIntervalMs ?? 1_000 });
   const stats: PipelineStats = { events: 0, invalid: 0, duplicates: 0, restored: 0, findings: 0, commands: {}, heartbeats: 0, commits: 0, liveRuns: 0 };

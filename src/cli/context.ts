@@ -3,7 +3,10 @@ import { join } from 'node:path';
 import { ConfigError, loadConfig, type Config } from '../config/env.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { DEFAULT_POLICY, PolicyError, loadPolicyFile, type Policy } from '../policy/policy.ts';
+import type { Kafka } from 'kafkajs';
 import type { KeyRing } from '../control/sign.ts';
+import { createKafka } from '../kafka/client.ts';
+import { defaultTopicSpecs, ensureTopics } from '../kafka/topics.ts';
 import { openStore } from '../store/open-store.ts';
 import type { Store } from '../store/store.ts';
 import { CliError, EXIT } from './exit-codes.ts';
@@ -70,4 +73,28 @@ export function requireKeyRing(ctx: CliContext): KeyRing {
       'RUNWARDEN_HMAC_ACTIVE_KEY names the one that signs).',
     EXIT.usage,
   );
+}
+
+/** A Kafka client with runwarden's topics in place; an unreachable cluster exits with EXIT.unavailable. */
+export async function connectKafka(ctx: CliContext): Promise<Kafka> {
+  const kafka = createKafka(ctx.config.kafka, ctx.logger);
+  try {
+    await ensureTopics(kafka, defaultTopicSpecs(ctx.config.topics));
+  } catch (err) {
+    throw kafkaUnavailable(ctx, 'cannot reach Kafka', err);
+  }
+  return kafka;
+}
+
+/** The error for a Kafka cluster that did not answer, with what to do about it. */
+export function kafkaUnavailable(ctx: CliContext, what: string, err: unknown, advice = 'Start it (scripts/services.sh up) or set KAFKA_BROKERS.'): CliError {
+  return new CliError(`${what} at ${ctx.config.kafka.brokers.join(',')}: ${(err as Error).message}\n${advice}`, EXIT.unavailable);
+}
+
+/** Resolves with the signal's name at the first SIGINT or SIGTERM. */
+export function untilShutdownSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+  });
 }

@@ -1,4 +1,4 @@
-import { Kafka, logLevel, type KafkaConfig as KafkaJsConfig, type LogEntry } from 'kafkajs';
+import { Kafka, logLevel, type KafkaConfig as KafkaJsConfig, type LogEntry, type Producer } from 'kafkajs';
 import type { KafkaConfig } from '../config/env.ts';
 import type { Logger } from '../log.ts';
 
@@ -25,4 +25,13 @@ export function createKafka(options: KafkaConfig, logger?: Logger): Kafka {
     config.logCreator = () => () => undefined;
   }
   return new Kafka(config);
+}
+
+/**
+ * The producer for anything that must arrive once and in order (DLQ, commands, findings):
+ * idempotent with one request in flight. Its retries are bounded by time, not by count — kafkajs
+ * warns that counting them could break the idempotence guarantee.
+ */
+export function createReliableProducer(kafka: Kafka, maxRetryTimeMs = 30_000): Producer {
+  return kafka.producer({ idempotent: true, maxInFlightRequests: 1, retry: { retries: Number.MAX_SAFE_INTEGER, maxRetryTime: maxRetryTimeMs } });
 }

@@ -4,14 +4,11 @@ import { randomBytes } from 'node:crypto';
 import { createIngestConsumer } from '../../../consumers/ingest.ts';
 import { createPipelineConsumer } from '../../../consumers/pipeline.ts';
 import type { KeyRing } from '../../control/sign.ts';
-import { createKafka } from '../../kafka/client.ts';
 import { waitForCatchUp } from '../../kafka/lag.ts';
-import { defaultTopicSpecs, ensureTopics } from '../../kafka/topics.ts';
 import { simulateFleet } from '../../sim/fleet.ts';
 import { migrate } from '../../store/migrate.ts';
 import type { Store } from '../../store/store.ts';
-import { CliError, EXIT } from '../exit-codes.ts';
-import { createContext, loadConfiguredPolicy, openConfiguredStore } from '../context.ts';
+import { connectKafka, createContext, loadConfiguredPolicy, openConfiguredStore } from '../context.ts';
 import { produceEvents } from '../produce.ts';
 import { renderTable } from '../table.ts';
 
@@ -41,16 +38,7 @@ export function registerDemo(program: Command, env: Record<string, string | unde
       const store = await openConfiguredStore(ctx);
       try {
         await migrate(store);
-        const kafka = createKafka(ctx.config.kafka);
-        try {
-          await ensureTopics(kafka, defaultTopicSpecs(ctx.config.topics));
-        } catch (err) {
-          throw new CliError(
-            `cannot reach Kafka at ${ctx.config.kafka.brokers.join(',')}: ${(err as Error).message}\n` +
-              'Start it (scripts/services.sh up) or set KAFKA_BROKERS.',
-            EXIT.unavailable,
-          );
-        }
+        const kafka = await connectKafka(ctx);
         const runs = Number(opts.runs);
         const fleet = simulateFleet({ runs, seed: Number(opts.seed), startMs: Date.now() - runs * 2_000 - 120_000 });
         // Ids unique to this demo run, so a second demo adds to the tables instead of colliding.

@@ -4,12 +4,12 @@ import type { Scope } from '../../contracts/common.ts';
 import type { ControlCommand, UnsignedControlCommand } from '../../contracts/control.ts';
 import { killSwitchCommand, resumeCommand, type KillSwitchScope } from '../../control/operator.ts';
 import { signCommand } from '../../control/sign.ts';
-import { createKafka } from '../../kafka/client.ts';
+import { createKafka, createReliableProducer } from '../../kafka/client.ts';
 import { defaultTopicSpecs, ensureTopics } from '../../kafka/topics.ts';
 import { parseDurationMs } from '../../policy/duration.ts';
 import { migrate } from '../../store/migrate.ts';
 import { commandToRow } from '../../store/rows.ts';
-import { createContext, openConfiguredStore, requireKeyRing, type CliContext } from '../context.ts';
+import { createContext, kafkaUnavailable, openConfiguredStore, requireKeyRing, type CliContext } from '../context.ts';
 import { CliError, EXIT } from '../exit-codes.ts';
 
 interface ScopeOptions {
@@ -119,16 +119,13 @@ async function issue(
 
 async function send(ctx: CliContext, command: ControlCommand): Promise<void> {
   const kafka = createKafka(ctx.config.kafka, ctx.logger);
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, retry: { retries: Number.MAX_SAFE_INTEGER, maxRetryTime: 15_000 } });
+  const producer = createReliableProducer(kafka, 15_000);
   try {
     await ensureTopics(kafka, defaultTopicSpecs(ctx.config.topics));
     await producer.connect();
     await producer.send({ topic: ctx.config.topics.control, acks: -1, messages: [{ key: command.scope.id, value: JSON.stringify(command) }] });
   } catch (err) {
-    throw new CliError(
-      `cannot send the command to Kafka at ${ctx.config.kafka.brokers.join(',')}: ${(err as Error).message}\nNothing was sent; start Kafka or set KAFKA_BROKERS and run the command again.`,
-      EXIT.unavailable,
-    );
+    throw kafkaUnavailable(ctx, 'cannot send the command to Kafka', err, 'Nothing was sent; start Kafka or set KAFKA_BROKERS and run the command again.');
   } finally {
     await producer.disconnect();
   }

@@ -1,10 +1,8 @@
 import { createWriteStream } from 'node:fs';
 import type { Command } from 'commander';
-import { createKafka } from '../../kafka/client.ts';
-import { ensureTopics, defaultTopicSpecs } from '../../kafka/topics.ts';
 import { simulateFleet } from '../../sim/fleet.ts';
 import { CliError, EXIT } from '../exit-codes.ts';
-import { createContext } from '../context.ts';
+import { connectKafka, createContext } from '../context.ts';
 import { produceEvents } from '../produce.ts';
 
 interface SimulateOptions {
@@ -38,8 +36,7 @@ export function registerSimulate(program: Command, env: Record<string, string | 
         if (out !== process.stdout) await new Promise<void>((res, rej) => out.end((err?: Error | null) => (err ? rej(err) : res())));
       } else {
         const ctx = createContext(env);
-        const kafka = createKafka(ctx.config.kafka, ctx.logger);
-        await ensureTopics(kafka, defaultTopicSpecs(ctx.config.topics));
+        const kafka = await connectKafka(ctx);
         await produceEvents(kafka, ctx.config.topics.spans, fleet.events.map((e) => ({ key: e.run_id, value: JSON.stringify(e) })));
       }
       const runaways = fleet.runs.filter((r) => r.behaviour !== 'normal').length;

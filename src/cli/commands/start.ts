@@ -1,10 +1,8 @@
 import type { Command } from 'commander';
 import { createIngestConsumer, type IngestConsumer } from '../../../consumers/ingest.ts';
 import { createPipelineConsumer, type PipelineConsumer } from '../../../consumers/pipeline.ts';
-import { createKafka } from '../../kafka/client.ts';
-import { defaultTopicSpecs, ensureTopics } from '../../kafka/topics.ts';
 import { migrate } from '../../store/migrate.ts';
-import { createContext, loadConfiguredPolicy, openConfiguredStore, requireKeyRing } from '../context.ts';
+import { connectKafka, createContext, loadConfiguredPolicy, openConfiguredStore, requireKeyRing, untilShutdownSignal } from '../context.ts';
 import { CliError, EXIT } from '../exit-codes.ts';
 
 const STAGES = ['ingest', 'detect'] as const;
@@ -36,13 +34,10 @@ export function registerStart(program: Command, env: Record<string, string | und
 
       const store = await openConfiguredStore(ctx);
       await migrate(store);
-      const kafka = createKafka(ctx.config.kafka, ctx.logger);
-      try {
-        await ensureTopics(kafka, defaultTopicSpecs(ctx.config.topics));
-      } catch (err) {
+      const kafka = await connectKafka(ctx).catch(async (err: unknown) => {
         await store.close();
-        throw new CliError(`cannot reach Kafka at ${ctx.config.kafka.brokers.join(',')}: ${(err as Error).message}\nStart it (scripts/services.sh up) or set KAFKA_BROKERS.`, EXIT.unavailable);
-      }
+        throw err;
+      });
       let ingest: IngestConsumer | undefined;
       let pipeline: PipelineConsumer | undefined;
       if (stages.has('ingest')) {
@@ -61,14 +56,7 @@ export function registerStart(program: Command, env: Record<string, string | und
         });
       }
       await Promise.all([ingest?.start(), pipeline?.start()]);
-      await new Promise<void>((resolve) => {
-        const stop = (signal: string) => {
-          ctx.logger.info({ signal }, 'shutting down');
-          resolve();
-        };
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
-      });
+      ctx.logger.info({ signal: await untilShutdownSignal() }, 'shutting down');
       // Written order, per consumer: stop fetching, flush sinks, commit offsets, disconnect; then the store.
       await Promise.all([ingest?.stop(), pipeline?.stop()]);
       await store.close();

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
 import { verifyCommand } from '../../control/sign.ts';
 import { createKafka } from '../../kafka/client.ts';
-import { createContext } from '../context.ts';
+import { createContext, kafkaUnavailable, untilShutdownSignal } from '../context.ts';
 import { CliError, EXIT } from '../exit-codes.ts';
 import { createLineWriter } from '../line-writer.ts';
 
@@ -31,14 +31,12 @@ export function registerTail(program: Command, env: Record<string, string | unde
       const out = createLineWriter(process.stdout);
       let seen = 0;
       let done!: () => void;
-      const finished = new Promise<void>((r) => (done = r));
-      process.once('SIGINT', () => done());
-      process.once('SIGTERM', () => done());
+      const finished = Promise.race([new Promise<void>((r) => (done = r)), untilShutdownSignal()]);
       try {
         await consumer.connect();
         await consumer.subscribe({ topic: ctx.config.topics.control, fromBeginning: opts.fromBeginning ?? false });
       } catch (err) {
-        throw new CliError(`cannot read ${ctx.config.topics.control} from Kafka at ${ctx.config.kafka.brokers.join(',')}: ${(err as Error).message}`, EXIT.unavailable);
+        throw kafkaUnavailable(ctx, `cannot read ${ctx.config.topics.control} from Kafka`, err);
       }
       await consumer.run({
         autoCommit: false,
