@@ -78,10 +78,9 @@ describe('enforcement end to end: SDK agent → Kafka → pipeline → signed co
     AGENT_STEP_MS: '400',
   };
 
-  beforeAll(async () => {
-    kafka = createKafka({ brokers: kafkaBrokers(), clientId: 'rw-test', ssl: false });
-    await ensureTopics(kafka, defaultTopicSpecs(topics, 4));
-    pipeline = createPipelineConsumer({
+  /** The detect stage in this process, in the same consumer group each time (a restart resumes it). */
+  async function startPipeline(): Promise<PipelineConsumer> {
+    const started = createPipelineConsumer({
       kafka,
       sink: { insert: async () => undefined },
       topics,
@@ -91,7 +90,14 @@ describe('enforcement end to end: SDK agent → Kafka → pipeline → signed co
       groupId: `${id}-detect`,
       heartbeatIntervalMs: HEARTBEAT_MS,
     });
-    await pipeline.start();
+    await started.start();
+    return started;
+  }
+
+  beforeAll(async () => {
+    kafka = createKafka({ brokers: kafkaBrokers(), clientId: 'rw-test', ssl: false });
+    await ensureTopics(kafka, defaultTopicSpecs(topics, 4));
+    pipeline = await startPipeline();
   });
 
   afterAll(async () => {
@@ -216,17 +222,7 @@ describe('enforcement end to end: SDK agent → Kafka → pipeline → signed co
       expect(after).toBeLessThanOrEqual(HEARTBEAT_TIMEOUT_MS + HEARTBEAT_MS + 500);
       // A pipeline that is back makes the guard pass again once its first heartbeat arrives.
       const beat = events.next((e) => e.type === 'applied' && e.command.action === 'heartbeat');
-      pipeline = createPipelineConsumer({
-        kafka,
-        sink: { insert: async () => undefined },
-        topics,
-        logger: createLogger('warn'),
-        policy: DEFAULT_POLICY,
-        keyRing,
-        groupId: `${id}-detect`,
-        heartbeatIntervalMs: HEARTBEAT_MS,
-      });
-      await pipeline.start();
+      pipeline = await startPipeline();
       await beat;
       await expect(guard.check(ctx('alive'))).resolves.toBeUndefined();
     });

@@ -1,5 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Kafka } from 'kafkajs';
 import { z } from 'zod';
@@ -10,28 +9,12 @@ import { simulateFleet } from '../../src/sim/fleet.ts';
 import { createServerStore } from '../../src/store/server-store.ts';
 import type { Store } from '../../src/store/store.ts';
 import { clickhouseUrl, kafkaBrokers, uniqueName } from '../support/services.ts';
+import { spawnWarden, until } from '../support/warden-process.ts';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 const countSchema = z.object({ n: z.coerce.number() });
 
 /** `runwarden start` as a real process, pointed at this test's topics and database. */
-function startWarden(env: Record<string, string>): ChildProcess {
-  const child = spawn(process.execPath, ['bin/runwarden.js', 'start', '--stages', 'ingest'], {
-    cwd: root,
-    env: { ...process.env, ...env, LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  child.stderr?.on('data', (d: Buffer) => process.stderr.write(`[warden ${child.pid}] ${d.toString()}`));
-  return child;
-}
-
-async function until(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const startWarden = (env: Record<string, string>): ChildProcess => spawnWarden(['start', '--stages', 'ingest'], { ...process.env, ...env, LOG_LEVEL: 'warn' });
 
 describe('ingestion survives SIGKILL mid-stream without duplicate or missing rows', () => {
   let kafka: Kafka;

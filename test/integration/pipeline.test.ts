@@ -1,6 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
 import type { Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -21,8 +19,8 @@ import { createServerStore } from '../../src/store/server-store.ts';
 import type { Store } from '../../src/store/store.ts';
 import { readTopicToEnd } from '../support/read-topic.ts';
 import { clickhouseUrl, kafkaBrokers, uniqueName } from '../support/services.ts';
+import { spawnWarden, until } from '../support/warden-process.ts';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const keyRing: KeyRing = { activeKeyId: 'k1', keys: { k1: 'pipeline-test-secret-0123456789' } };
 
 /** What `runwarden replay` computes for the same events: the reference output. */
@@ -158,11 +156,7 @@ describe('the detection pipeline on the real broker and ClickHouse', () => {
       RUNWARDEN_HMAC_KEYS: `k1:${keyRing.keys['k1']}`,
       LOG_LEVEL: 'warn',
     };
-    const warden = (): ChildProcess => {
-      const child = spawn(process.execPath, ['bin/runwarden.js', 'start', '--stages', 'detect', '--group-prefix', id], { cwd: root, env, stdio: ['ignore', 'ignore', 'pipe'] });
-      child.stderr?.on('data', (d: Buffer) => process.stderr.write(`[warden ${child.pid}] ${d.toString()}`));
-      return child;
-    };
+    const warden = (): ChildProcess => spawnWarden(['start', '--stages', 'detect', '--group-prefix', id], env);
     const admin = kafka.admin();
     await admin.connect();
     const ends = new Map((await admin.fetchTopicOffsets(topics.spans)).map((p) => [p.partition, BigInt(p.high)]));
@@ -174,19 +168,12 @@ describe('the detection pipeline on the real broker and ClickHouse', () => {
       return n;
     };
     const total = [...ends.values()].reduce((a, b) => a + b, 0n);
-    const until = async (what: string, check: () => Promise<boolean>) => {
-      const deadline = Date.now() + 120_000;
-      while (!(await check())) {
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    };
 
     try {
       const first = warden();
       const exited = new Promise((r) => first.once('exit', r));
       // Kill once a first commit landed but well before the end: live runs span the crash.
-      await until('a first commit', async () => (await processed()) > 0n);
+      await until('a first commit', async () => (await processed()) > 0n, 120_000);
       first.kill('SIGKILL');
       await exited;
       const atCrash = await processed();
@@ -194,7 +181,7 @@ describe('the detection pipeline on the real broker and ClickHouse', () => {
 
       const second = warden();
       const stopped = new Promise((r) => second.once('exit', r));
-      await until('everything processed', async () => (await processed()) >= total);
+      await until('everything processed', async () => (await processed()) >= total, 120_000);
       second.kill('SIGTERM');
       await stopped;
 

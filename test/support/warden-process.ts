@@ -1,0 +1,23 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+/** `runwarden <args>` as a real process in the repo root; its stderr is echoed with its pid. */
+export function spawnWarden(args: readonly string[], env: Record<string, string | undefined>): ChildProcess {
+  const child = spawn(process.execPath, ['bin/runwarden.js', ...args], { cwd: root, env, stdio: ['ignore', 'ignore', 'pipe'] });
+  child.stderr?.on('data', (d: Buffer) => process.stderr.write(`[warden ${child.pid}] ${d.toString()}`));
+  return child;
+}
+
+/**
+ * Polls `check` every 100 ms until it holds, for state that announces no event (committed offsets,
+ * rows in ClickHouse written by another process); throws after `timeoutMs`.
+ */
+export async function until(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
