@@ -1,3 +1,4 @@
+import { cohortId, parseCohortId } from '../contracts/cohort-id.ts';
 import type { Scope } from '../contracts/common.ts';
 
 /** Who is taking a step: what the guard matches command scopes against. */
@@ -15,23 +16,7 @@ export interface StepContext {
   step?: 'llm_call' | 'tool_call' | 'side_effect';
 }
 
-/** A cohort scope id is `dim=value` pairs joined by `,` (e.g. `agent_id=bot,model_version=v2`). */
-export function parseCohortId(id: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const part of id.split(',')) {
-    const eq = part.indexOf('=');
-    if (eq > 0) out[part.slice(0, eq)] = part.slice(eq + 1);
-  }
-  return out;
-}
-
-/** Builds the canonical cohort scope id: dimensions sorted by name. */
-export function cohortId(dims: Record<string, string>): string {
-  return Object.keys(dims)
-    .sort()
-    .map((k) => `${k}=${dims[k]}`)
-    .join(',');
-}
+export { cohortId, parseCohortId };
 
 /** True when a command with this scope applies to a step taken in `ctx`. */
 export function scopeMatches(scope: Scope, ctx: StepContext): boolean {

@@ -6,17 +6,8 @@ export const MISSING_DIM = '(none)';
 /** A cohort: each dimension → its value, e.g. {agent_id: "bot", model_version: "v2"}. */
 export type CohortDims = Readonly<Record<string, string>>;
 
-/**
- * The canonical cohort id: `dim=value` pairs sorted by dimension, joined by `,`
- * (`agent_id=bot,model_version=v2`). It is the `scope.id` of cohort findings and commands, and
- * the guard parses it back (src/sdk/scope-match.ts `parseCohortId`), so the format is shared.
- */
-export function cohortKey(dims: CohortDims): string {
-  return Object.keys(dims)
-    .sort()
-    .map((k) => `${k}=${dims[k]}`)
-    .join(',');
-}
+/** The canonical cohort id: the wire format of cohort scope ids (src/contracts/cohort-id.ts). */
+export { cohortId as cohortKey } from '../contracts/cohort-id.ts';
 
 /**
  * The event's cohort over `dims`. A dimension is an owner id (`agent_id`, `tenant_id`,

@@ -1,0 +1,21 @@
+/**
+ * The cohort scope id on the wire (SPEC §2–§3): `dim=value` pairs sorted by dimension, joined by
+ * `,` (e.g. `agent_id=bot,model_version=v2`). The warden writes it as the `scope.id` of cohort
+ * findings and commands; the guard parses it back to match a step's attributes.
+ */
+export function cohortId(dims: Readonly<Record<string, string>>): string {
+  return Object.keys(dims)
+    .sort()
+    .map((k) => `${k}=${dims[k]}`)
+    .join(',');
+}
+
+/** The dimensions of a cohort scope id. */
+export function parseCohortId(id: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of id.split(',')) {
+    const eq = part.indexOf('=');
+    if (eq > 0) out[part.slice(0, eq)] = part.slice(eq + 1);
+  }
+  return out;
+}
