@@ -40,7 +40,7 @@ Exit code 0 unless the input could not be read (4).`,
       const ctx = createContext(env);
       const policy = await loadConfiguredPolicy(ctx, opts.policy);
       const stage = createPerRunStage({ policy, keyRing: ctx.config.hmac ?? REPLAY_KEY_RING });
-      const input = openInput(file);
+      const input: Readable = file === '-' ? process.stdin : createReadStream(file);
       const out = createLineWriter(process.stdout);
       const bad: Partial<Record<DlqReason, number>> = {};
       const actions: Record<string, number> = {};
@@ -85,12 +85,6 @@ Exit code 0 unless the input could not be read (4).`,
       ];
       process.stderr.write(`${summary.join('\n')}\n`);
     });
-}
-
-function openInput(file: string): Readable {
-  if (file === '-') return process.stdin;
-  const stream = createReadStream(file);
-  return stream;
 }
 
 const fmt = (counts: Record<string, number | undefined>) =>
