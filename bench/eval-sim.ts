@@ -1,6 +1,8 @@
 /**
  * Cohort-detector quality on simulated fleets with ground truth (`npm run eval:sim [-- --quick]
- * [--out FILE] [--keep DIR] [--policy FILE]`): not part of `npm test` (minutes of replay).
+ * [--out FILE] [--keep DIR] [--policy FILE] [--bin PATH]`): not part of `npm test` (minutes of
+ * replay). --keep DIR keeps each fleet's events, truth and findings; --bin runs another checkout's
+ * bin/runwarden.js (to compare branches on the same fleets).
  *
  * For each scenario and seed: generates a fleet with src/sim/cohort-fleet.ts (spend spikes of
  * 3×–100×, sustained rises, LLM-rate bursts, judge drops of 0.05–0.15 at a new version, slow
@@ -49,6 +51,11 @@ const QUICK: Scenario[] = [
   { name: 'judge-1d', seeds: [11], options: { durationMs: 24 * HOUR, cohorts: 16, agents: 6, runsPerMinute: 0.5 } },
 ];
 
+/** The cost-spike detector's absolute floors (built-in policy), for the above/below-floor split. */
+const FLOORS = {
+  baseline_usd_per_minute: COST_SPIKE_DEFAULTS.min_spend_usd_per_minute,
+  baseline_llm_calls_per_minute: COST_SPIKE_DEFAULTS.user_rate_min_llm_calls_per_minute,
+};
 const RULES = [...COST_SPIKE_RULES.map((r) => `cost-spike/${r}`), ...JUDGE_DRIFT_RULES.map((r) => `judge-drift/${r}`)];
 
 interface Run {
@@ -72,13 +79,13 @@ async function writeEvents(path: string, events: Iterable<unknown>): Promise<num
 }
 
 /** Runs replay on the file; resolves with its findings and the summary it wrote to stderr. */
-function replay(eventsPath: string, policy: string | undefined, keep: string | undefined): Promise<{ lines: FindingLines; stderr: string }> {
+function replay(bin: string, eventsPath: string, policy: string | undefined, keep: string | undefined): Promise<{ lines: FindingLines; stderr: string }> {
   const env = { ...process.env };
   // Reproducible: the built-in policy (or --policy) and the fixed replay key, whatever the shell has.
   delete env['RUNWARDEN_POLICY'];
   delete env['RUNWARDEN_HMAC_KEYS'];
-  const args = [join(REPO, 'bin/runwarden.js'), 'replay', eventsPath, '--findings', ...(policy ? ['--policy', policy] : [])];
-  const child = spawn(process.execPath, args, { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const args = [bin, 'replay', eventsPath, '--findings', ...(policy ? ['--policy', policy] : [])];
+  const child = spawn(process.execPath, args, { cwd: dirname(dirname(bin)), env, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: FindingLines = { findings: [], other: 0, invalid: 0 };
   const kept = keep ? createWriteStream(eventsPath.replace(/\.events\.jsonl$/, '.findings.jsonl')) : null;
   let stderr = '';
@@ -102,12 +109,13 @@ function replay(eventsPath: string, policy: string | undefined, keep: string | u
 }
 
 async function main(): Promise<number> {
-  const { values } = parseArgs({ options: { quick: { type: 'boolean' }, out: { type: 'string' }, keep: { type: 'string' }, policy: { type: 'string' } } });
+  const { values } = parseArgs({ options: { quick: { type: 'boolean' }, out: { type: 'string' }, keep: { type: 'string' }, policy: { type: 'string' }, bin: { type: 'string' } } });
+  const bin = resolve(values.bin ?? join(REPO, 'bin/runwarden.js'));
   const outPath = resolve(REPO, values.out ?? (values.quick ? 'bench/results/sim-quality.quick.tmp.json' : 'bench/results/sim-quality.json'));
   const keep = values.keep ? resolve(values.keep) : undefined;
   const work = keep ?? mkdtempSync(join(tmpdir(), 'runwarden-eval-sim-'));
   mkdirSync(work, { recursive: true });
-  const cohortStage = existsSync(join(REPO, 'src/engine/cohort-stage.ts'));
+  const cohortStage = existsSync(join(dirname(dirname(bin)), 'src/engine/cohort-stage.ts'));
   if (!cohortStage) process.stderr.write('eval:sim: src/engine/cohort-stage.ts is missing: replay runs no cohort detector, so every recall is 0\n');
 
   const scenarios = values.quick ? QUICK : SCENARIOS;
@@ -122,12 +130,12 @@ async function main(): Promise<number> {
         const eventsPath = `${base}.events.jsonl`;
         const events = await writeEvents(eventsPath, fleet.events());
         const started = Date.now();
-        const { lines, stderr } = await replay(eventsPath, values.policy ? resolve(values.policy) : undefined, keep);
+        const { lines, stderr } = await replay(bin, eventsPath, values.policy ? resolve(values.policy) : undefined, keep);
         const seconds = (Date.now() - started) / 1000;
         if (!keep) rmSync(eventsPath);
         if (lines.invalid > 0) process.stderr.write(`eval:sim: ${lines.invalid} output lines of replay were not valid findings or JSON\n`);
         scores.push(
-          scoreScenario(fleet.truth, lines.findings, { spendFloorUsdPerMinute: COST_SPIKE_DEFAULTS.min_spend_usd_per_minute, rules: RULES }),
+          scoreScenario(fleet.truth, lines.findings, { floors: FLOORS, rules: RULES }),
         );
         const summary = stderr.trim().split('\n').find((l) => l.startsWith('findings:')) ?? '';
         runs.push({ scenario: s.name, seed, events, findings: lines.findings.length, replay_seconds: Number(seconds.toFixed(1)), replay_summary: summary });
@@ -141,6 +149,7 @@ async function main(): Promise<number> {
   const quality = summarise(scores);
   const out = {
     cohort_stage: cohortStage,
+    ...(values.bin ? { bin } : {}),
     policy: values.policy ?? 'built-in defaults',
     scenarios: scenarios.map((s) => ({ name: s.name, seeds: s.seeds, options: s.options })),
     runs,

@@ -3,7 +3,9 @@ import { INPUT_SIGMA, OUTPUT_SIGMA } from './agent-profiles.ts';
 import { buildRoster, diurnalFactor, type Roster, type RosterCohort } from './cohort-roster.ts';
 import { createDraws, type Draws } from './draws.ts';
 import { SIM_TRUTH_SCHEMA_VERSION, type GroundTruth } from './ground-truth.ts';
-import { defaultIncidentMix, planIncidents, type IncidentMix, type IncidentPlan, type JudgePlan, type PlannedRelease, type SpendEffect } from './incident-plan.ts';
+import { defaultIncidentMix, planIncidents, type IncidentMix, type IncidentPlan } from './incident-plan.ts';
+import type { JudgePlan, PlannedRelease } from './judge-incidents.ts';
+import type { SpendEffect } from './spend-incidents.ts';
 
 const MINUTE = 60_000;
 
@@ -121,8 +123,8 @@ function* generate(roster: Roster, plan: IncidentPlan, o: GenOptions): Generator
   const push = (event: SpanEventInput) => buffer.push({ seq: seq++, event });
   for (let minute = o.startMs; minute < o.endMs; minute += MINUTE) {
     for (const c of roster.cohorts) {
-      const effects = plan.spend.get(c.id) ?? [];
-      const runEffect = effects.find((e) => e.by === 'run' && e.start < minute + MINUTE && e.end > minute);
+      const effect = plan.spend.get(c.id);
+      const runEffect = effect?.by === 'run' && effect.start < minute + MINUTE && effect.end > minute ? effect : undefined;
       const rate = c.runs_per_minute * diurnalFactor(c.region, minute, o.amplitude);
       // Runs drawn at the base rate, plus the extra runs of an effect during its part of the minute.
       const starts: number[] = [];
@@ -136,7 +138,7 @@ function* generate(roster: Roster, plan: IncidentPlan, o: GenOptions): Generator
       for (const ts of starts) {
         const n = (runSeq.get(c.id) ?? 0) + 1;
         runSeq.set(c.id, n);
-        writeRun(d, c, `${c.id}.r${n}`, ts, effects, plan.judge.get(c.agent_id) as JudgePlan, o, push);
+        writeRun(d, c, `${c.id}.r${n}`, ts, effect, plan.judge.get(c.agent_id) as JudgePlan, o, push);
       }
     }
     const cut = minute + MINUTE;
@@ -176,7 +178,7 @@ function judgeMean(c: RosterCohort, plan: JudgePlan, version: PlannedRelease, ts
 }
 
 /** One run: run_start, LLM calls (each maybe followed by a tool call), maybe a judge score, run_end. */
-function writeRun(d: Draws, c: RosterCohort, runId: string, startTs: number, effects: readonly SpendEffect[], judge: JudgePlan, o: GenOptions, push: (e: SpanEventInput) => void): void {
+function writeRun(d: Draws, c: RosterCohort, runId: string, startTs: number, effect: SpendEffect | undefined, judge: JudgePlan, o: GenOptions, push: (e: SpanEventInput) => void): void {
   const version = versionAt(judge, startTs);
   const attrs = {
     model: c.model,
@@ -203,11 +205,13 @@ function writeRun(d: Draws, c: RosterCohort, runId: string, startTs: number, eff
   });
   push({ ...base('run_start'), kind: 'run_start' });
   const p = c.profile;
-  const runTokens = effects.find((e) => e.by === 'run' && startTs >= e.start && startTs < e.end)?.tokens ?? 1;
+  // The effect's token factor when it applies to this run (by its start) or call (by its time).
+  const tokenFactor = (by: SpendEffect['by'], t: number) => (effect && effect.by === by && t >= effect.start && t < effect.end ? effect.tokens : 1);
+  const runTokens = tokenFactor('run', startTs);
   const calls = 1 + d.poisson(p.callsPerRun - 1);
   for (let i = 0; i < calls; i++) {
     ts += 300 + Math.round(d.lognormal(1_500, 0.5));
-    const callTokens = effects.find((e) => e.by === 'call' && ts >= e.start && ts < e.end)?.tokens ?? 1;
+    const callTokens = tokenFactor('call', ts);
     // An effect scales prompt and completion alike, so the call's cost scales by exactly its factor.
     const scale = runTokens * callTokens;
     const input = Math.max(1, Math.round(d.lognormal(p.inputTokens, INPUT_SIGMA) * scale));

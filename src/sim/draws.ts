@@ -7,6 +7,8 @@ export interface Draws {
   /** Integer in [0, n). */
   int(n: number): number;
   pick<T>(xs: readonly T[]): T;
+  /** An index drawn with probability ∝ its weight (uniform when no weight is positive). */
+  weighted(weights: readonly number[]): number;
   /** Standard normal (Box–Muller). */
   normal(): number;
   /** exp(N(ln median, σ²)): right-skewed, like token counts and costs. */
@@ -44,6 +46,16 @@ export function createDraws(seed: number): Draws {
     u,
     int,
     pick: <T>(xs: readonly T[]): T => xs[int(xs.length)] as T,
+    weighted: (weights) => {
+      const total = weights.reduce((a, b) => a + b, 0);
+      if (!(total > 0)) return int(weights.length);
+      let x = u() * total;
+      for (const [i, w] of weights.entries()) {
+        x -= w;
+        if (x < 0) return i;
+      }
+      return weights.length - 1;
+    },
     normal,
     lognormal: (median, sigma) => median * Math.exp(sigma * normal()),
     poisson: (lambda) => {

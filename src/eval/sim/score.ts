@@ -28,11 +28,12 @@ export const DEFAULT_TOLERANCE_MS: Readonly<Record<ScoredDetector, number>> = { 
 export interface ScoreOptions {
   toleranceMs?: Partial<Record<ScoredDetector, number>>;
   /**
-   * The cost-spike detector's absolute floor (usd per minute): spend incidents whose spend rate
-   * (magnitude × the cohort's baseline) stays below it are reported apart, since no setting of
-   * the statistical thresholds can catch them.
+   * The detectors' absolute floors, keyed by the incident detail that holds the cohort's baseline
+   * per minute, e.g. `{baseline_usd_per_minute: 1, baseline_llm_calls_per_minute: 30}`. An
+   * incident whose level during the incident (magnitude × baseline) stays below the floor is
+   * reported apart: no setting of the statistical thresholds can catch it.
    */
-  spendFloorUsdPerMinute?: number;
+  floors?: Readonly<Record<string, number>>;
   /** Rules to list even when no finding names them (e.g. every rule of the scored detectors). */
   rules?: readonly string[];
 }
@@ -56,7 +57,7 @@ export interface IncidentOutcome {
   by_rule: Record<string, Detection>;
   /** First finding of an expected rule on a coarser, consistent cohort (the agent's whole lineage for a segment drop). */
   coarse: Detection | null;
-  /** Spend incidents: the spike's spend rate reaches the detector's floor; undefined otherwise. */
+  /** Incidents with a baseline in `floors`: magnitude × baseline reaches the floor; undefined otherwise. */
   above_floor?: boolean;
 }
 
@@ -117,7 +118,7 @@ const SAMPLES = 20;
 export function scoreScenario(truth: GroundTruth, findings: readonly Finding[], options: ScoreOptions = {}): ScenarioScore {
   const tolerance = (detector: string) => options.toleranceMs?.[detector as ScoredDetector] ?? DEFAULT_TOLERANCE_MS[detector as ScoredDetector] ?? 0;
   const cohorts = new Map<string, SimCohort>(truth.cohorts.map((c) => [c.id, c]));
-  const outcomes = new Map<string, IncidentOutcome>(truth.incidents.map((i) => [i.id, outcomeOf(i, options.spendFloorUsdPerMinute)]));
+  const outcomes = new Map<string, IncidentOutcome>(truth.incidents.map((i) => [i.id, outcomeOf(i, options.floors ?? {})]));
   const rules: Record<string, RuleTally> = {};
   const tally = (detector: string, rule: string): RuleTally => {
     const key = `${detector}/${rule}`;
@@ -166,10 +167,12 @@ export function scoreScenario(truth: GroundTruth, findings: readonly Finding[], 
   return { seed: truth.seed, days: (truth.end_ts - truth.start_ts) / DAY_MS, incidents: [...outcomes.values()], rules, unscored, false_alarm_samples: samples };
 }
 
-function outcomeOf(i: Incident, floor: number | undefined): IncidentOutcome {
+function outcomeOf(i: Incident, floors: Readonly<Record<string, number>>): IncidentOutcome {
   const o: IncidentOutcome = { id: i.id, kind: i.kind, magnitude: i.magnitude, start_ts: i.start_ts, end_ts: i.end_ts, first: null, by_rule: {}, coarse: null };
-  const base = i.details['baseline_usd_per_minute'];
-  if (floor !== undefined && typeof base === 'number') o.above_floor = base * i.magnitude >= floor;
+  for (const [key, floor] of Object.entries(floors)) {
+    const base = i.details[key];
+    if (typeof base === 'number') o.above_floor = base * i.magnitude >= floor;
+  }
   return o;
 }
 

@@ -16,7 +16,7 @@ export interface KindSummary extends RecallFigures {
   /** Recall of each expected rule alone. */
   rule_recall: Record<string, number>;
   by_magnitude: Record<string, RecallFigures>;
-  /** Spend incidents split by the detector's absolute floor (magnitude × baseline vs floor). */
+  /** Incidents split by the detector's absolute floor (magnitude × baseline vs floor; see ScoreOptions.floors). */
   above_floor?: RecallFigures;
   below_floor?: RecallFigures;
 }

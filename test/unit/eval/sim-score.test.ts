@@ -47,11 +47,13 @@ const TRUTH: GroundTruth = {
   agents: ['a1', 'a2', 'a3'].map((a) => ({ agent_id: a, judge_mean: 0.8, releases: [{ ts: T0, model_version: 'mv1', prompt_hash: 'p1', kind: 'initial' as const }], quiet: a === 'a2' })),
   incidents: [
     incident({ id: 'spike', kind: 'spend_spike', cohort: spend({ tenant_id: 't1', agent_id: 'a1', user_id: 'u1' }), start_ts: T0 + 2 * HOUR, end_ts: T0 + 2 * HOUR + 2 * MINUTE, magnitude: 10, expected: { detector: 'cost-spike', rules: ['spend_spike', 'spend_sustained'] }, details: { baseline_usd_per_minute: 0.5 } }),
-    incident({ id: 'burst', kind: 'llm_rate_burst', cohort: { user_id: 'u2' }, start_ts: T0 + 3 * HOUR, end_ts: T0 + 3 * HOUR + 5 * MINUTE, magnitude: 10, expected: { detector: 'cost-spike', rules: ['llm_rate'] } }),
+    incident({ id: 'burst', kind: 'llm_rate_burst', cohort: { user_id: 'u2' }, start_ts: T0 + 3 * HOUR, end_ts: T0 + 3 * HOUR + 5 * MINUTE, magnitude: 10, expected: { detector: 'cost-spike', rules: ['llm_rate'] }, details: { baseline_llm_calls_per_minute: 2 } }),
     incident({ id: 'version', kind: 'judge_version_drop', cohort: { agent_id: 'a1', model_version: 'mv2', prompt_hash: 'p1' }, start_ts: T0 + 6 * HOUR, end_ts: T0 + DAY, magnitude: 0.1, expected: { detector: 'judge-drift', rules: ['version_drop', 'recent_drop'] } }),
     incident({ id: 'segment', kind: 'judge_segment_drop', cohort: { agent_id: 'a3', plan_tier: 'free' }, start_ts: T0 + 8 * HOUR, end_ts: T0 + DAY, magnitude: 0.05, expected: { detector: 'judge-drift', rules: ['recent_drop', 'decline'] } }),
   ],
 };
+
+const FLOORS = { baseline_usd_per_minute: 1, baseline_llm_calls_per_minute: 30 };
 
 let n = 0;
 const finding = (detector: Finding['detector'], rule: string, ts: number, dims: Record<string, string>, scope?: Finding['scope']): Finding => ({
@@ -102,12 +104,14 @@ describe('sim scorer', () => {
 
   it('scores detections, related findings, false alarms and delays', () => {
     const { findings } = parseFindingLines(readFileSync(fixture, 'utf8').split('\n'));
-    const score = scoreScenario(TRUTH, findings, { spendFloorUsdPerMinute: 1 });
+    const score = scoreScenario(TRUTH, findings, { floors: FLOORS });
     const byId = Object.fromEntries(score.incidents.map((o) => [o.id, o]));
     expect(byId['spike']?.first).toEqual({ rule: 'spend_spike', ts: T0 + 2 * HOUR + 45_000, delay_ms: 45_000 });
     expect(Object.keys(byId['spike']?.by_rule ?? {}).sort()).toEqual(['spend_spike', 'spend_sustained']);
     expect(byId['spike']?.above_floor).toBe(true);
     expect(byId['burst']?.first?.delay_ms).toBe(30_000);
+    expect(byId['burst']?.above_floor).toBe(false); // 10 × 2 calls per minute < 30
+    expect(byId['version']?.above_floor).toBeUndefined();
     expect(byId['version']?.first?.delay_ms).toBe(HOUR);
     expect(byId['segment']?.first).toBeNull();
     expect(byId['segment']?.coarse?.delay_ms).toBe(2 * HOUR);
@@ -127,7 +131,7 @@ describe('sim scorer', () => {
   });
 
   it('pools fleets and renders the table', () => {
-    const score = scoreScenario(TRUTH, FINDINGS, { spendFloorUsdPerMinute: 1, rules: ['judge-drift/decline'] });
+    const score = scoreScenario(TRUTH, FINDINGS, { floors: FLOORS, rules: ['judge-drift/decline'] });
     const q = summarise([score, { ...score, seed: 2 }]);
     expect(q.incidents).toBe(8);
     expect(q.by_kind.spend_spike).toMatchObject({ incidents: 2, detected: 2, recall: 1, delay_s: { median: 45, p90: 45, max: 45 }, rule_recall: { spend_spike: 1, spend_sustained: 1 } });
