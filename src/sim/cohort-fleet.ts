@@ -1,11 +1,10 @@
 import type { SpanEventInput } from '../contracts/span.ts';
-import { INPUT_SIGMA, OUTPUT_SIGMA } from './agent-profiles.ts';
-import { buildRoster, diurnalFactor, type Roster, type RosterCohort } from './cohort-roster.ts';
-import { createDraws, type Draws } from './draws.ts';
+import { buildRoster, diurnalFactor, type Roster } from './cohort-roster.ts';
+import { writeRun, writeRunaway, type RunOptions } from './cohort-runs.ts';
+import { createDraws } from './draws.ts';
 import { SIM_TRUTH_SCHEMA_VERSION, type GroundTruth } from './ground-truth.ts';
 import { defaultIncidentMix, planIncidents, type IncidentMix, type IncidentPlan } from './incident-plan.ts';
-import type { JudgePlan, PlannedRelease } from './judge-incidents.ts';
-import type { SpendEffect } from './spend-incidents.ts';
+import type { JudgePlan } from './judge-incidents.ts';
 
 const MINUTE = 60_000;
 
@@ -94,13 +93,11 @@ function truthOf(seed: number, startMs: number, endMs: number, roster: Roster, p
   };
 }
 
-interface GenOptions {
+interface GenOptions extends RunOptions {
   seed: number;
   startMs: number;
   endMs: number;
   amplitude: number;
-  judgeShare: number;
-  kappa: number;
 }
 
 interface Pending {
@@ -124,22 +121,23 @@ function* generate(roster: Roster, plan: IncidentPlan, o: GenOptions): Generator
   for (let minute = o.startMs; minute < o.endMs; minute += MINUTE) {
     for (const c of roster.cohorts) {
       const effect = plan.spend.get(c.id);
-      const runEffect = effect?.by === 'run' && effect.start < minute + MINUTE && effect.end > minute ? effect : undefined;
+      const judge = plan.judge.get(c.agent_id) as JudgePlan;
       const rate = c.runs_per_minute * diurnalFactor(c.region, minute, o.amplitude);
-      // Runs drawn at the base rate, plus the extra runs of an effect during its part of the minute.
+      // Runs drawn at the base rate, plus the extra runs of a traffic effect during its part of the minute.
       const starts: number[] = [];
       for (let i = d.poisson(rate); i > 0; i--) starts.push(minute + d.int(MINUTE));
-      if (runEffect) {
-        const from = Math.max(minute, runEffect.start);
-        const to = Math.min(minute + MINUTE, runEffect.end);
-        for (let i = d.poisson((rate * (runEffect.rate - 1) * (to - from)) / MINUTE); i > 0; i--) starts.push(from + d.int(to - from));
+      if (effect?.kind === 'traffic' && effect.start < minute + MINUTE && effect.end > minute) {
+        const from = Math.max(minute, effect.start);
+        const to = Math.min(minute + MINUTE, effect.end);
+        for (let i = d.poisson((rate * (effect.rate - 1) * (to - from)) / MINUTE); i > 0; i--) starts.push(from + d.int(to - from));
       }
       starts.sort((a, b) => a - b);
       for (const ts of starts) {
         const n = (runSeq.get(c.id) ?? 0) + 1;
         runSeq.set(c.id, n);
-        writeRun(d, c, `${c.id}.r${n}`, ts, effect, plan.judge.get(c.agent_id) as JudgePlan, o, push);
+        writeRun(d, c, `${c.id}.r${n}`, ts, effect, judge, o, push);
       }
+      if (effect?.kind === 'runaway' && effect.start >= minute && effect.start < minute + MINUTE) writeRunaway(d, c, `${c.id}.runaway`, effect, judge, push);
     }
     const cut = minute + MINUTE;
     buffer.sort((a, b) => (a.event.ts as number) - (b.event.ts as number) || a.seq - b.seq);
@@ -158,76 +156,4 @@ function* generate(roster: Roster, plan: IncidentPlan, o: GenOptions): Generator
     event.event_id = `s${o.seed}-e${++emitted}`;
     yield event;
   }
-}
-
-/** The version of an agent in force at `ts`. */
-function versionAt(plan: JudgePlan, ts: number): PlannedRelease {
-  let v = plan.releases[0] as PlannedRelease;
-  for (const r of plan.releases) if (r.ts <= ts) v = r;
-  return v;
-}
-
-/** Mean judge score of a run of `c` started at `ts` on `version`. */
-function judgeMean(c: RosterCohort, plan: JudgePlan, version: PlannedRelease, ts: number): number {
-  let mean = c.profile.judgeMean + c.judge_offset - version.drop;
-  const decay = plan.decay;
-  if (decay && ts >= decay.start) mean -= decay.relative * c.profile.judgeMean * Math.min(1, (ts - decay.start) / (decay.end - decay.start));
-  const seg = plan.segmentDrop;
-  if (seg && ts >= seg.start && c[seg.dim] === seg.value) mean -= seg.drop;
-  return Math.min(0.98, Math.max(0.02, mean));
-}
-
-/** One run: run_start, LLM calls (each maybe followed by a tool call), maybe a judge score, run_end. */
-function writeRun(d: Draws, c: RosterCohort, runId: string, startTs: number, effect: SpendEffect | undefined, judge: JudgePlan, o: GenOptions, push: (e: SpanEventInput) => void): void {
-  const version = versionAt(judge, startTs);
-  const attrs = {
-    model: c.model,
-    model_version: version.model_version,
-    prompt_hash: version.prompt_hash,
-    plan_tier: c.plan_tier,
-    region: c.region,
-    user_segment: c.user_segment,
-    env: 'sim',
-  };
-  let span = 0;
-  let ts = startTs;
-  const base = (kind: string) => ({
-    schema: 'runwarden.span/v1' as const,
-    event_id: '',
-    ts,
-    run_id: runId,
-    span_id: kind === 'run_start' || kind === 'run_end' ? 'root' : `s${++span}`,
-    ...(kind === 'run_start' || kind === 'run_end' ? {} : { parent_span_id: 'root' }),
-    agent_id: c.agent_id,
-    tenant_id: c.tenant_id,
-    user_id: c.user_id,
-    attrs,
-  });
-  push({ ...base('run_start'), kind: 'run_start' });
-  const p = c.profile;
-  // The effect's token factor when it applies to this run (by its start) or call (by its time).
-  const tokenFactor = (by: SpendEffect['by'], t: number) => (effect && effect.by === by && t >= effect.start && t < effect.end ? effect.tokens : 1);
-  const runTokens = tokenFactor('run', startTs);
-  const calls = 1 + d.poisson(p.callsPerRun - 1);
-  for (let i = 0; i < calls; i++) {
-    ts += 300 + Math.round(d.lognormal(1_500, 0.5));
-    const callTokens = tokenFactor('call', ts);
-    // An effect scales prompt and completion alike, so the call's cost scales by exactly its factor.
-    const scale = runTokens * callTokens;
-    const input = Math.max(1, Math.round(d.lognormal(p.inputTokens, INPUT_SIGMA) * scale));
-    const output = Math.max(1, Math.round(d.lognormal(p.outputTokens, OUTPUT_SIGMA) * scale));
-    push({ ...base('llm_call'), kind: 'llm_call', llm: { model: c.model, input_tokens: input, output_tokens: output, latency_ms: Math.round(d.lognormal(1_200, 0.5)) } });
-    if (d.u() < p.toolRate) {
-      ts += 100 + Math.round(d.lognormal(400, 0.8));
-      const status = d.u() < 0.03 ? 'error' : 'ok';
-      push({ ...base('tool_call'), kind: 'tool_call', tool: { name: d.pick(p.tools), args_hash: d.int(0x1_0000_0000).toString(16), status, duration_ms: Math.round(d.lognormal(300, 0.7)) } });
-    }
-  }
-  if (d.u() < o.judgeShare) {
-    ts += 500 + d.int(1_500);
-    const score = d.beta(judgeMean(c, judge, version, startTs), o.kappa);
-    push({ ...base('judge_score'), kind: 'judge_score', judge: { score: Math.round(score * 10_000) / 10_000, rubric: 'helpfulness' } });
-  }
-  ts += 50 + d.int(250);
-  push({ ...base('run_end'), kind: 'run_end', status: d.u() < 0.03 ? 'error' : 'ok' });
 }

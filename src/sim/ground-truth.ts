@@ -5,7 +5,8 @@ export const SIM_TRUTH_SCHEMA_VERSION = 'runwarden.sim-truth/v1';
 
 /**
  * What was injected:
- * - `spend_spike`: every LLM call of one cohort costs k× (k× the tokens: a context blow-up) for 1–3 min;
+ * - `spend_spike`: for 1–3 min a runaway run of one cohort calls the LLM about once a second,
+ *   adding (k − 1) × the cohort's expected spend: the cohort spends ~k× in the window;
  * - `spend_sustained`: one cohort starts k× as many runs for tens of minutes;
  * - `llm_rate_burst`: one user starts k× as many runs, each with k× fewer tokens per call (the call
  *   rate rises, the spend does not);
@@ -39,7 +40,7 @@ export type Incident = z.infer<typeof incidentSchema>;
 
 /** One spend cohort (tenant × agent × user × model) and its static segments. */
 export const simCohortSchema = z.object({
-  /** Prefix of the cohort's run ids: a run id is `<id>.r<n>`. */
+  /** Prefix of the cohort's run ids: `<id>.r<n>`, and `<id>.runaway` for a spend spike's runaway run. */
   id: z.string(),
   tenant_id: z.string(),
   agent_id: z.string(),
@@ -86,7 +87,7 @@ export const groundTruthSchema = z.object({
 });
 export type GroundTruth = z.infer<typeof groundTruthSchema>;
 
-/** The cohort id of a simulated run id (`<cohort id>.r<n>`), or undefined for another run id. */
+/** The cohort id of a simulated run id (`<cohort id>.r<n>` or `<cohort id>.runaway`), or undefined for another run id. */
 export function cohortIdOfRun(runId: string): string | undefined {
   const dot = runId.lastIndexOf('.r');
   return dot > 0 ? runId.slice(0, dot) : undefined;

@@ -9,7 +9,7 @@ const HOUR = 60 * MINUTE;
 
 /** Which incidents to inject. Counts that do not fit the fleet (too few cohorts or agents, too short) are cut. */
 export interface IncidentMix {
-  /** Sharp spend spikes (1–3 min): each magnitude `spikesPerMagnitude` times, on distinct cohorts. */
+  /** Sharp spend spikes (a runaway run for 1–3 min): each magnitude `spikesPerMagnitude` times, on distinct cohorts. */
   spikeMagnitudes: number[];
   spikesPerMagnitude: number;
   /** Sustained rises (20–40 min) of `sustainedMagnitude` × the cohort's runs. */

@@ -9,16 +9,17 @@ export const SPEND_WARMUP_MS = 90 * MINUTE;
 /** … and at least this long before the fleet ends, so that a late detection can still be seen. */
 export const SPEND_TAIL_MS = 30 * MINUTE;
 
-/** A change of a cohort's traffic during [start, end) (at most one per cohort). */
-export interface SpendEffect {
-  start: number;
-  end: number;
-  /** Multiplies the runs started per minute. */
-  rate: number;
-  /** Multiplies the tokens (prompt and completion) of the calls made in the window (`by: 'call'`) or of the runs started in it (`by: 'run'`). */
-  tokens: number;
-  by: 'call' | 'run';
-}
+/**
+ * What an incident does to one cohort during [start, end) (at most one per cohort):
+ * - `traffic`: `rate` × the runs started per minute, each with `tokens` × the tokens (prompt and
+ *   completion) per call;
+ * - `runaway`: one extra run, started at `start`, that calls the LLM about once a second until
+ *   `end` and costs `usd` in all (a loop with a growing context): the cohort's spend in the
+ *   window is its ordinary spend plus `usd`, however little ordinary traffic there is.
+ */
+export type SpendEffect =
+  | { kind: 'traffic'; start: number; end: number; rate: number; tokens: number }
+  | { kind: 'runaway'; start: number; end: number; usd: number };
 
 const round = (x: number, digits: number) => Number(x.toFixed(digits));
 
@@ -50,7 +51,7 @@ export function planSpendIncidents(ctx: PlanContext): Map<string, SpendEffect> {
     touched += own.length;
     const start = ctx.instantIn(from, to);
     const end = start + (5 + d.int(6)) * MINUTE;
-    for (const c of own) spend.set(c.id, { start, end, rate: k, tokens: 1 / k, by: 'run' });
+    for (const c of own) spend.set(c.id, { kind: 'traffic', start, end, rate: k, tokens: 1 / k });
     ctx.add({
       kind: 'llm_rate_burst',
       cohort: { user_id: user },
@@ -69,12 +70,16 @@ export function planSpendIncidents(ctx: PlanContext): Map<string, SpendEffect> {
   }
 
   const free = roster.cohorts.filter((c) => !spend.has(c.id));
-  const onCohort = (kind: IncidentKind, k: number, window: (c: RosterCohort) => [number, number], effect: Omit<SpendEffect, 'start' | 'end'>, rules: string[], driver: string): boolean => {
+  const onCohort = (kind: IncidentKind, k: number, window: () => [number, number], rules: string[]): boolean => {
     if (touched >= budget || free.length === 0) return false;
     touched++;
     const c = free.splice(d.weighted(free.map((x) => x.usd_per_minute)), 1)[0] as RosterCohort;
-    const [start, end] = window(c);
-    spend.set(c.id, { start, end, ...effect });
+    const [start, end] = window();
+    const perMinute = baseline(c, start, c.usd_per_minute);
+    const minutes = (end - start) / MINUTE;
+    // A spike: a runaway run adds (k − 1) × the expected spend; a sustained rise: k × the runs.
+    const effect: SpendEffect = kind === 'spend_spike' ? { kind: 'runaway', start, end, usd: (k - 1) * perMinute * minutes } : { kind: 'traffic', start, end, rate: k, tokens: 1 };
+    spend.set(c.id, effect);
     ctx.add({
       kind,
       cohort: { tenant_id: c.tenant_id, agent_id: c.agent_id, user_id: c.user_id, model: c.model },
@@ -83,7 +88,13 @@ export function planSpendIncidents(ctx: PlanContext): Map<string, SpendEffect> {
       magnitude: k,
       unit: 'times',
       expected: { detector: 'cost-spike', rules },
-      details: { cohort_id: c.id, driver, duration_minutes: Math.round((end - start) / MINUTE), baseline_usd_per_minute: round(baseline(c, start, c.usd_per_minute), 6) },
+      details: {
+        cohort_id: c.id,
+        driver: effect.kind === 'runaway' ? 'runaway_run' : 'runs',
+        duration_minutes: Math.round(minutes),
+        baseline_usd_per_minute: round(perMinute, 6),
+        ...(effect.kind === 'runaway' ? { runaway_usd: round(effect.usd, 4), runaway_run_id: `${c.id}.runaway` } : {}),
+      },
     });
     return true;
   };
@@ -93,15 +104,14 @@ export function planSpendIncidents(ctx: PlanContext): Map<string, SpendEffect> {
       const start = ctx.instantIn(from, to);
       return [start, start + (1 + d.int(3)) * MINUTE];
     };
-    if (!onCohort('spend_spike', k, sharp, { rate: 1, tokens: k, by: 'call' }, ['spend_spike', 'spend_sustained'], 'tokens')) break;
+    if (!onCohort('spend_spike', k, sharp, ['spend_spike', 'spend_sustained'])) break;
   }
   for (let i = 0; i < mix.sustained; i++) {
     const long = (): [number, number] => {
       const start = ctx.instantIn(from, Math.max(from + MINUTE, endMs - 45 * MINUTE));
       return [start, Math.min(endMs, start + (20 + d.int(21)) * MINUTE)];
     };
-    const k = mix.sustainedMagnitude;
-    if (!onCohort('spend_sustained', k, long, { rate: k, tokens: 1, by: 'run' }, ['spend_sustained', 'spend_spike'], 'runs')) break;
+    if (!onCohort('spend_sustained', mix.sustainedMagnitude, long, ['spend_sustained', 'spend_spike'])) break;
   }
   return spend;
 }

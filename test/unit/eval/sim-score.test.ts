@@ -76,7 +76,7 @@ const FINDINGS: Finding[] = [
   finding('cost-spike', 'spend_spike', T0 + 2 * HOUR + 45_000, c000), // detects the spike, 45 s late
   finding('cost-spike', 'spend_sustained', T0 + 2 * HOUR + 90_000, c000), // detects it too, by another rule
   finding('cost-spike', 'llm_rate', T0 + 2 * HOUR + 60_000, { tenant_id: 't1', user_id: 'u1' }), // related: the spiking cohort's user
-  finding('cost-spike', 'run_tokens_p99', T0 + 2 * HOUR + 60_000, { agent_id: 'a1' }, { kind: 'run', id: 'c000.r12' }), // related: a run of the spiking cohort
+  finding('cost-spike', 'run_tokens_p99', T0 + 2 * HOUR + 60_000, { agent_id: 'a1' }, { kind: 'run', id: 'c000.runaway' }), // related: the spiking cohort's runaway run
   finding('cost-spike', 'spend_spike', T0 + 5 * HOUR, c002), // false alarm on a quiet cohort
   finding('cost-spike', 'spend_spike', T0 + 2 * HOUR + 2 * MINUTE + 6 * MINUTE, c000), // false alarm: past end + 5 min
   finding('cost-spike', 'llm_rate', T0 + 3 * HOUR + 30_000, { tenant_id: 't1', user_id: 'u2' }), // detects the burst

@@ -92,13 +92,19 @@ describe('simulateCohortFleet', () => {
       const ratio = usd(during) / minutes / (usd(before) / 60);
       expect(ratio, label).toBeGreaterThan(i.magnitude / 3);
       expect(ratio, label).toBeLessThan(i.magnitude * 3);
-      // … and the mechanism, which is tight: k× the cost per call (spike) or k× the runs (sustained).
-      const mechanism =
-        i.kind === 'spend_spike'
-          ? usd(during) / calls(during) / (usd(before) / calls(before))
-          : during.filter((e) => e.kind === 'run_start').length / minutes / (before.filter((e) => e.kind === 'run_start').length / 60);
-      expect(mechanism, label).toBeGreaterThan(i.magnitude * 0.6);
-      expect(mechanism, label).toBeLessThan(i.magnitude * 1.6);
+      // … and the mechanism, which is tight: a runaway run that costs (k − 1) × the expected
+      // spend of the window (spike), or k× the runs (sustained).
+      if (i.kind === 'spend_spike') {
+        const runaway = during.filter((e) => e.run_id === i.details['runaway_run_id']);
+        expect(runaway.length, label).toBeGreaterThan(minutes * 40);
+        expect(usd(runaway) / (i.details['runaway_usd'] as number), label).toBeGreaterThan(0.75);
+        expect(usd(runaway) / (i.details['runaway_usd'] as number), label).toBeLessThan(1.33);
+      } else {
+        const runs = (es: readonly SpanEventInput[]) => es.filter((e) => e.kind === 'run_start').length;
+        const ratio = runs(during) / minutes / (runs(before) / 60);
+        expect(ratio, label).toBeGreaterThan(i.magnitude * 0.6);
+        expect(ratio, label).toBeLessThan(i.magnitude * 1.6);
+      }
     }
   });
 
