@@ -16,7 +16,7 @@ import { writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { Topics } from '../src/config/env.ts';
+import { type Topics, topicsWithPrefix } from '../src/config/env.ts';
 import { createKafka } from '../src/kafka/client.ts';
 import { defaultTopicSpecs, ensureTopics } from '../src/kafka/topics.ts';
 import { createLogger } from '../src/log.ts';
@@ -123,7 +123,7 @@ const uniqueName = (prefix: string) => `${prefix}_${randomBytes(5).toString('hex
 /** Runs every load level against fresh topics, a fresh consumer group and a fresh ClickHouse database. */
 export async function benchAbortLatency(o: AbortLatencyOptions): Promise<AbortLatencyResult> {
   const id = uniqueName('bench');
-  const topics: Topics = { spans: `${id}.spans`, dlq: `${id}.dlq`, control: `${id}.control`, findings: `${id}.findings` };
+  const topics: Topics = topicsWithPrefix(id);
   const baselineTopic = `${id}.rtt`;
   const kafka = createKafka({ brokers: o.brokers, clientId: 'bench-agent', ssl: false }, createLogger('warn'));
   await ensureTopics(kafka, [...defaultTopicSpecs(topics, o.partitions), { topic: baselineTopic, numPartitions: 1 }]);

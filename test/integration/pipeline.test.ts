@@ -1,3 +1,4 @@
+import { topicsEnv, topicsWithPrefix } from '../../src/config/env.ts';
 import type { ChildProcess } from 'node:child_process';
 import type { Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -83,7 +84,7 @@ describe('the detection pipeline on the real broker and ClickHouse', () => {
 
   it('sends exactly the signed commands replay computes, audits them, and heartbeats', async () => {
     const id = uniqueName('pipe');
-    const topics = { spans: `${id}.spans`, dlq: `${id}.dlq`, control: `${id}.control`, findings: `${id}.findings` };
+    const topics = topicsWithPrefix(id);
     await ensureTopics(kafka, defaultTopicSpecs(topics, 4));
     const fleet = simulateFleet({ runs: 400, seed: 5, startMs: Date.now() - 3_600_000, runawayShare: 0.1 });
     // Duplicates (a producer retry) and a bad message must change nothing.
@@ -137,7 +138,7 @@ describe('the detection pipeline on the real broker and ClickHouse', () => {
 
   it('SIGKILL mid-stream and restart: every command exactly as one clean pass, none lost', async () => {
     const id = uniqueName('pipecrash');
-    const topics = { spans: `${id}.spans`, dlq: `${id}.dlq`, control: `${id}.control`, findings: `${id}.findings` };
+    const topics = topicsWithPrefix(id);
     await ensureTopics(kafka, defaultTopicSpecs(topics, 4));
     const crashDb = uniqueName('rw_pipecrash');
     const fleet = simulateFleet({ runs: 1_200, seed: 23, startMs: Date.now() - 3_600_000, runawayShare: 0.1 });
@@ -149,10 +150,7 @@ describe('the detection pipeline on the real broker and ClickHouse', () => {
       KAFKA_BROKERS: kafkaBrokers().join(','),
       CLICKHOUSE_URL: clickhouseUrl(),
       CLICKHOUSE_DATABASE: crashDb,
-      RUNWARDEN_TOPIC_SPANS: topics.spans,
-      RUNWARDEN_TOPIC_DLQ: topics.dlq,
-      RUNWARDEN_TOPIC_CONTROL: topics.control,
-      RUNWARDEN_TOPIC_FINDINGS: topics.findings,
+      ...topicsEnv(topics),
       RUNWARDEN_HMAC_KEYS: `k1:${keyRing.keys['k1']}`,
       LOG_LEVEL: 'warn',
     };
