@@ -86,6 +86,7 @@ export function unpricedCallsSql(periods: BudgetPeriods): string {
     `WHERE ${during(periods.checkDays[0] * DAY_MS, (periods.checkDays[1] + 1) * DAY_MS)}`,
     "    AND kind = 'llm_call' AND cost_priced = 0 AND cost_usd = 0 AND model != ''",
     'GROUP BY model, day',
+    'ORDER BY day, model',
   ].join('\n');
 }
 

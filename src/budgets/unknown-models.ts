@@ -54,7 +54,7 @@ export function unknownModelFindings(
         output_tokens: row.outputTokens,
         agents,
         message:
-          `${row.calls} LLM call${row.calls === 1 ? '' : 's'} to model ${JSON.stringify(row.model)} on ${label} (agents: ${agents.join(', ')}) were stored at $0: ` +
+          `${row.calls} LLM call${row.calls === 1 ? '' : 's'} to model ${JSON.stringify(row.model)} on ${label} (agents: ${agents.join(', ')}) ${row.calls === 1 ? 'was' : 'were'} stored at $0: ` +
           'the events carry no cost_usd and the price table does not know the model, so budgets do not see their spend. ' +
           'Add it under pricing.models in the policy file.',
       },

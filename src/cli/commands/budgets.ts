@@ -85,9 +85,9 @@ function render(r: BudgetCheckResult): string {
   const at = new Date(r.at).toISOString().slice(0, 16).replace('T', ' ');
   const throttles = r.commands.filter((c) => c.action === 'throttle').length;
   const lines = [
-    `budget check at ${at} UTC (month ${r.month})${r.dryRun ? ', dry run: nothing sent or written' : ''}: ` +
-      `${r.findings.length} new finding${r.findings.length === 1 ? '' : 's'}, ${throttles} throttle${throttles === 1 ? '' : 's'}` +
-      `${r.dryRun ? ' would be sent' : ' sent'}; ${r.alreadyFired} fired by earlier checks, not repeated`,
+    `budget check at ${at} UTC (month ${r.month}): ${r.findings.length} new finding${r.findings.length === 1 ? '' : 's'}, ` +
+      `${throttles} throttle${throttles === 1 ? '' : 's'} ${r.dryRun ? 'would be ' : ''}sent; ${r.alreadyFired} fired by earlier checks, not repeated` +
+      (r.dryRun ? ' (dry run: nothing sent or written)' : ''),
   ];
   for (const f of r.findings) lines.push(`  ${f.severity.padEnd(8)} ${f.rule}  ${f.scope.kind}:${f.scope.id}  ${String(f.details?.['message'] ?? '')}`);
   if (r.daily.length > 0) {
