@@ -19,13 +19,13 @@ import { verifyCommand, type KeyRing } from '../../src/control/sign.ts';
 import { createKafka, createReliableProducer } from '../../src/kafka/client.ts';
 import { defaultTopicSpecs, ensureTopics } from '../../src/kafka/topics.ts';
 import { DEFAULT_PRICE_TABLE } from '../../src/pricing/price-table.ts';
-import { createEmbeddedStore } from '../../src/store/embedded-store.ts';
 import { migrate } from '../../src/store/migrate.ts';
 import { spanToRow } from '../../src/store/rows.ts';
 import { createServerStore } from '../../src/store/server-store.ts';
 import type { Store } from '../../src/store/store.ts';
 import { readTopicToEnd } from '../support/read-topic.ts';
 import { clickhouseUrl, kafkaBrokers, uniqueName } from '../support/services.ts';
+import { storeEngines } from '../support/store-engines.ts';
 import { spawnWarden, until } from '../support/warden-process.ts';
 
 const run = promisify(execFile);
@@ -104,35 +104,7 @@ async function seed(store: Store): Promise<void> {
   await store.insert('spans', SEED.map((r) => ({ ...r, ingested_at_ms: NOW + 60_000 })));
 }
 
-const engines: Array<{ name: string; open(): Promise<{ store: Store; dispose(): Promise<void> }> }> = [
-  {
-    name: 'server',
-    async open() {
-      const store = await createServerStore({ url: clickhouseUrl(), database: uniqueName('rw_budget') });
-      return {
-        store,
-        async dispose() {
-          await store.exec(`DROP DATABASE IF EXISTS ${store.database}`);
-          await store.close();
-        },
-      };
-    },
-  },
-  {
-    name: 'embedded',
-    async open() {
-      const dir = await mkdtemp(join(tmpdir(), 'rw-budget-'));
-      const store = await createEmbeddedStore({ path: dir, database: uniqueName('rw_budget') });
-      return {
-        store,
-        async dispose() {
-          await store.close();
-          await rm(dir, { recursive: true, force: true });
-        },
-      };
-    },
-  },
-];
+const engines = storeEngines('rw_budget');
 
 const summary = (f: z.infer<typeof findingSchema>) => [f.rule, `${f.scope.kind}:${f.scope.id}`, f.observed, f.threshold, f.baseline ?? null];
 
