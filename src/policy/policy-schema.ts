@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { budgetsSectionSchema } from '../budgets/budgets-policy.ts';
 import { boundedId } from '../contracts/common.ts';
 import { STEP_CAP_DEFAULTS, stepCapParamsSchema } from '../../detectors/step-cap.ts';
 import { TOOL_LOOP_DEFAULTS, toolLoopParamsSchema } from '../../detectors/tool-loop.ts';
@@ -41,7 +42,6 @@ export const agentPolicySchema = strictSection({
   commands: commandsPolicySchema,
   cost_spike: laterSection().optional(),
   judge_drift: laterSection().optional(),
-  budgets: laterSection().optional(),
 });
 export type AgentPolicy = z.infer<typeof agentPolicySchema>;
 
@@ -58,7 +58,6 @@ export const agentOverrideSchema = strictSection({
   commands: strictSection({ ttl: commandsPolicySchema.shape.ttl.partial().optional() }).optional(),
   cost_spike: laterSection().optional(),
   judge_drift: laterSection().optional(),
-  budgets: laterSection().optional(),
 });
 export type AgentOverride = z.infer<typeof agentOverrideSchema>;
 
@@ -84,5 +83,6 @@ export const policyFileSchema = strictSection({
   agents: z.record(agentIdSchema, agentOverrideSchema, { error: recordError('agent_id', 'overrides') }).optional(),
   runs: runsPolicySchema.partial().optional(),
   pricing: pricingPolicySchema.optional(),
+  budgets: budgetsSectionSchema.optional(),
 });
 export type PolicyFile = z.infer<typeof policyFileSchema>;

@@ -1,8 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import YAML from 'yaml';
+import { BUDGETS_DEFAULTS, type BudgetsPolicy } from '../budgets/budgets-policy.ts';
 import { toolLoopParamIssues } from '../../detectors/tool-loop.ts';
 import { DEFAULT_PRICE_TABLE, type ModelPrice, type PriceTable } from '../pricing/price-table.ts';
+import { defined } from '../util/defined.ts';
 import { formatIssue, formatZodIssues } from './format-issues.ts';
 import {
   AGENT_DEFAULTS,
@@ -25,6 +27,8 @@ export interface Policy {
   runs: RunsPolicy;
   /** Model (lower case) → usd per 1M tokens. */
   pricing: PriceTable;
+  /** Monthly budgets, the daily product spike and unknown models (src/budgets), checked on a schedule. */
+  budgets: BudgetsPolicy;
 }
 
 export type PolicyFormat = 'yaml' | 'json';
@@ -69,7 +73,7 @@ export function parsePolicy(doc: unknown, source = 'policy'): Policy {
   const models: Record<string, ModelPrice> = valid.pricing?.replace_defaults ? {} : { ...DEFAULT_PRICE_TABLE };
   for (const [model, price] of Object.entries(valid.pricing?.models ?? {})) models[model.toLowerCase()] = price;
 
-  return { defaults, agents, runs: { ...RUNS_DEFAULTS, ...defined(valid.runs) }, pricing: models };
+  return { defaults, agents, runs: { ...RUNS_DEFAULTS, ...defined(valid.runs) }, pricing: models, budgets: valid.budgets ?? BUDGETS_DEFAULTS };
 }
 
 /** Parses policy text (YAML or JSON) and validates it. Throws PolicyError. */
@@ -147,13 +151,5 @@ function pickLater(o: AgentOverride): Partial<AgentPolicy> {
   const out: Partial<AgentPolicy> = {};
   if (o.cost_spike) out.cost_spike = o.cost_spike;
   if (o.judge_drift) out.judge_drift = o.judge_drift;
-  if (o.budgets) out.budgets = o.budgets;
   return out;
-}
-
-/** Drops `undefined` members so that spreading a partial never blanks a default. */
-function defined<T extends object>(o: T | undefined): { [K in keyof T]?: Exclude<T[K], undefined> } {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(o ?? {})) if (v !== undefined) out[k] = v;
-  return out as { [K in keyof T]?: Exclude<T[K], undefined> };
 }
