@@ -1,3 +1,4 @@
+import { topicsEnv, topicsWithPrefix } from '../../src/config/env.ts';
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -192,7 +193,7 @@ describe('budgets on the real broker and ClickHouse', () => {
 
   it('sends the findings and signed throttles, audits them, and a second check sends nothing new', async () => {
     const id = uniqueName('budget');
-    const topics = { spans: `${id}.spans`, dlq: `${id}.dlq`, control: `${id}.control`, findings: `${id}.findings` };
+    const topics = topicsWithPrefix(id);
     await ensureTopics(kafka, defaultTopicSpecs(topics, 2));
     const producer = createReliableProducer(kafka);
     await producer.connect();
@@ -247,7 +248,7 @@ describe('budgets on the real broker and ClickHouse', () => {
   describe('from the command line', () => {
     const cliDb = uniqueName('rw_budget_cli');
     const id = uniqueName('budgetcli');
-    const topics = { spans: `${id}.spans`, dlq: `${id}.dlq`, control: `${id}.control`, findings: `${id}.findings` };
+    const topics = topicsWithPrefix(id);
     let dir: string;
     let cliStore: Store;
     let env: Record<string, string | undefined>;
@@ -264,10 +265,7 @@ describe('budgets on the real broker and ClickHouse', () => {
         CLICKHOUSE_URL: clickhouseUrl(),
         CLICKHOUSE_DATABASE: cliDb,
         KAFKA_BROKERS: kafkaBrokers().join(','),
-        RUNWARDEN_TOPIC_SPANS: topics.spans,
-        RUNWARDEN_TOPIC_DLQ: topics.dlq,
-        RUNWARDEN_TOPIC_CONTROL: topics.control,
-        RUNWARDEN_TOPIC_FINDINGS: topics.findings,
+        ...topicsEnv(topics),
         RUNWARDEN_HMAC_KEYS: `k1:${keyRing.keys['k1']}`,
         RUNWARDEN_POLICY: policyPath,
         LOG_LEVEL: 'warn',
