@@ -260,7 +260,8 @@ function driftFinding(v: VersionState, test: DriftTest, partial: CohortPartial, 
     observed: test.recent.mean,
     threshold: test.reference.mean - p.min_drop,
     baseline: test.reference.mean,
-    ...(canary ? { throttle } : {}),
+    // A finding for operators; a command only when the policy throttles canaries (SPEC §3.4).
+    ...(canary ? { throttle } : { action: 'none' as const }),
     details: {
       version: v.key,
       ...(v.predecessor && test.rule === 'version_drop' ? { predecessor: v.predecessor.key } : {}),
