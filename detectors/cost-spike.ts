@@ -8,7 +8,7 @@ import type { CohortDims } from '../src/windows/cohort-key.ts';
 import { emptySketch, mergeSketches, sketchCount, sketchQuantile, type SketchData } from '../src/windows/quantile-sketch.ts';
 import { cohortFinding } from './lib/cohort-finding.ts';
 import type { DetectorResult } from './lib/detector-result.ts';
-import { addMinutes, minuteBaseline, zeroFilled, type MinuteBaseline, type MinuteTotals } from './lib/minute-baseline.ts';
+import { addMinutes, minuteBaseline, spendBetween, zeroFilled, type MinuteBaseline, type MinuteTotals } from './lib/minute-baseline.ts';
 
 const atLeast = (min: number, what: string) => z.number({ error: `must be a number ≥ ${min} (${what})` }).min(min, `must be ≥ ${min} (${what})`);
 const intIn = (min: number, max: number) =>
@@ -298,8 +298,7 @@ function spendHit(s: CostSpikeState, running: MinuteTotals, b: MinuteBaseline, p
   // `span`-minute sums, whose spread already includes runs that straddle minutes.
   const n = b.span;
   const current = b.for_minute;
-  const earlier = zeroFilled(s.minutes, Math.max(s.first_minute ?? current, current - n + 1), current - 1);
-  const sum = earlier.reduce((acc, m) => acc + m.spend_usd, x);
+  const sum = spendBetween(s.minutes, Math.max(s.first_minute ?? current, current - n + 1), current - 1, x);
   const sums = b.spend_sums;
   const sustainedAt = Math.max(sums.location + p.sustained_k * sigma(sums, p), p.sustained_min_ratio * sums.upper, n * p.min_spend_usd_per_minute);
   if (sum > sustainedAt) {
