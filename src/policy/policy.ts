@@ -158,14 +158,11 @@ function versionDimIssues(cohorts: CohortsPolicy, defaults: AgentPolicy, file: P
     const m = missing(dims);
     if (m.length > 0) out.push(formatIssue(at, `must be dimensions of cohorts.judge (${cohorts.judge.join(', ')}): add ${m.join(', ')} to cohorts.judge or remove ${m.length > 1 ? 'them' : 'it'} here`));
   };
-  if (file.defaults?.judge_drift?.version_dims) fix(['defaults', 'judge_drift', 'version_dims'], defaults.judge_drift.version_dims);
-  else if (missing(defaults.judge_drift.version_dims).length > 0) {
-    out.push(
-      formatIssue(
-        ['cohorts', 'judge'],
-        `must include every dimension of judge_drift.version_dims (${defaults.judge_drift.version_dims.join(', ')}): add ${missing(defaults.judge_drift.version_dims).join(', ')} or set defaults.judge_drift.version_dims`,
-      ),
-    );
+  const dims = defaults.judge_drift.version_dims;
+  if (file.defaults?.judge_drift?.version_dims) fix(['defaults', 'judge_drift', 'version_dims'], dims);
+  else if (missing(dims).length > 0) {
+    const what = `must include every dimension of judge_drift.version_dims (${dims.join(', ')}): add ${missing(dims).join(', ')} or set defaults.judge_drift.version_dims`;
+    out.push(formatIssue(['cohorts', 'judge'], what));
   }
   for (const [agentId, o] of Object.entries(file.agents ?? {})) {
     if (o.judge_drift?.version_dims) fix(['agents', agentId, 'judge_drift', 'version_dims'], o.judge_drift.version_dims);
