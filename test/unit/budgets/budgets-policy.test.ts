@@ -54,7 +54,7 @@ budgets:
     ['a negative limit', { budgets: { monthly_usd: { tenants: { acme: -5 } } } }, /^budgets\.monthly_usd\.tenants\.acme: must be a positive number \(usd\) \(got -5\)/],
     ['a typo in monthly_usd', { budgets: { monthly_usd: { tenant: { acme: 5 } } } }, /^budgets\.monthly_usd: unknown field "tenant"; expected one of: tenant_default/],
     ['thresholds out of order', { budgets: { thresholds: [0.75, 0.5, 1] } }, /^budgets\.thresholds: must be in increasing order/],
-    ['a threshold that is not a whole percentage', { budgets: { thresholds: [0.505, 1] } }, /^budgets\.thresholds\.0: must be a whole percentage/],
+    ['a threshold that is not a whole percentage', { budgets: { thresholds: [0.505, 1] } }, /^budgets\.thresholds\[0\]: must be a whole percentage/],
     ['no 100 % threshold for the throttle', { budgets: { thresholds: [0.5, 0.9] } }, /^budgets\.thresholds: include 1 \(100 %\)/],
     ['a spike ratio of 1 or less', { budgets: { daily_product: { ratio: 1 } } }, /^budgets\.daily_product\.ratio: must be greater than 1/],
     ['more history required than the baseline has', { budgets: { daily_product: { min_history_days: 8 } } }, /^budgets\.daily_product\.min_history_days: must be at most baseline_days \(7\) \(got 8\)/],
