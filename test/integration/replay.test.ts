@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { controlCommandSchema } from '../../src/contracts/control.ts';
 import { findingSchema } from '../../src/contracts/finding.ts';
-import { quietFleet, withCostSpike, withVersionChange } from '../unit/engine/cohort-fleet.ts';
+import { quietFleet, withCostSpike, withVersionChange } from '../support/cohort-fleet.ts';
 
 const run = promisify(execFile);
 const root = fileURLToPath(new URL('../..', import.meta.url));

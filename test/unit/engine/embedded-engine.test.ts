@@ -5,7 +5,7 @@ import { createEmbeddedEngine } from '../../../src/engine/embedded-engine.ts';
 import type { Emission } from '../../../src/engine/emission.ts';
 import { DEFAULT_POLICY, parsePolicy, type Policy } from '../../../src/policy/policy.ts';
 import { cohortKey } from '../../../src/windows/cohort-key.ts';
-import { firstCallCohort, FLEET_T0, parseAll, quietFleet, withCostSpike, withVersionChange } from './cohort-fleet.ts';
+import { firstCallCohort, FLEET_T0, parseAll, quietFleet, withCostSpike, withVersionChange } from '../../support/cohort-fleet.ts';
 
 const keyRing: KeyRing = { activeKeyId: 'replay', keys: { replay: 'runwarden-replay-public-key' } };
 const isCohort = (e: Emission) => e.finding.detector === 'cost-spike' || e.finding.detector === 'judge-drift';

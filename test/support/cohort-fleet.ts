@@ -1,6 +1,6 @@
-import { spanEventSchema, type SpanEvent, type SpanEventInput } from '../../../src/contracts/span.ts';
-import { simulateFleet } from '../../../src/sim/fleet.ts';
-import { MINUTE_MS } from '../../../src/windows/cohort-partial.ts';
+import { spanEventSchema, type SpanEvent, type SpanEventInput } from '../../src/contracts/span.ts';
+import { simulateFleet } from '../../src/sim/fleet.ts';
+import { MINUTE_MS } from '../../src/windows/cohort-partial.ts';
 
 /** Event time of minute 0 of the test fleets. */
 export const FLEET_T0 = Date.UTC(2026, 0, 1);
