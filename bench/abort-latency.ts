@@ -16,7 +16,7 @@ import { writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { Topics } from '../src/config/env.ts';
+import { type Topics, topicsWithPrefix } from '../src/config/env.ts';
 import { createKafka } from '../src/kafka/client.ts';
 import { defaultTopicSpecs, ensureTopics } from '../src/kafka/topics.ts';
 import { createLogger } from '../src/log.ts';
@@ -83,15 +83,21 @@ export interface LevelResult {
   pipeline_lag_ms_estimate: number;
   warden_live_runs_at_end: number;
   warden_commands_in_window: Record<string, number>;
-  /** Where the warden's wall time went (from its instrumented kafkajs client, see lib/instrument.ts). */
+  /** Where the warden's wall time went (its instrumented kafkajs client, lib/instrument.ts, and the pipeline's delivery metrics). */
   warden_time: {
     /** Share of wall time inside the pipeline's eachBatch handler. */
     handler_busy_pct: number;
-    /** Share of wall time the handler awaited sendBatch (commands and findings, acks=-1), during which the partition waits. */
-    deliver_wait_pct: number;
-    deliveries_per_s: number;
-    deliver_ms_mean: number;
-    /** Handler time minus delivery waits, per event (µs): decode + detectors + bookkeeping. */
+    /** Share of wall time the handler waited for room in the send queue (backpressure): the only send wait left on the fetch path. */
+    send_queue_full_wait_pct: number;
+    /** Share of wall time a sendBatch (findings and commands, acks=-1) was in flight, in the background. */
+    send_in_flight_pct: number;
+    sends_per_s: number;
+    /** sendBatch call → ack. */
+    send_ack_ms_mean: number;
+    messages_per_send: number;
+    /** A chunk's findings and commands queued → their sendBatch called (they wait for the send in flight). */
+    send_queue_wait_ms_mean: number;
+    /** Handler time minus backpressure waits, per event (µs): decode + detectors + bookkeeping. */
     processing_us_per_event: number;
     events_per_batch: number;
   };
@@ -123,7 +129,7 @@ const uniqueName = (prefix: string) => `${prefix}_${randomBytes(5).toString('hex
 /** Runs every load level against fresh topics, a fresh consumer group and a fresh ClickHouse database. */
 export async function benchAbortLatency(o: AbortLatencyOptions): Promise<AbortLatencyResult> {
   const id = uniqueName('bench');
-  const topics: Topics = { spans: `${id}.spans`, dlq: `${id}.dlq`, control: `${id}.control`, findings: `${id}.findings` };
+  const topics: Topics = topicsWithPrefix(id);
   const baselineTopic = `${id}.rtt`;
   const kafka = createKafka({ brokers: o.brokers, clientId: 'bench-agent', ssl: false }, createLogger('warn'));
   await ensureTopics(kafka, [...defaultTopicSpecs(topics, o.partitions), { topic: baselineTopic, numPartitions: 1 }]);
@@ -256,8 +262,10 @@ function levelResult(rate: number, batch: AbortBatch, start: Snapshot, end: Snap
   const [t0, t1] = [w0.timings, w1.timings];
   const wallMs = wardenS * 1_000;
   const handlerMs = t1.handlerMs - t0.handlerMs;
-  const deliverMs = t1.deliverMs - t0.deliverMs;
-  const deliveries = t1.deliveries - t0.deliveries;
+  const sendMs = t1.sendMs - t0.sendMs;
+  const sends = t1.sends - t0.sends;
+  const [d0, d1] = [w0.delivery, w1.delivery];
+  const backpressureMs = d1.backpressureMs - d0.backpressureMs;
   const load = { warden: procLoad(w0.proc, w1.proc), fleet: procLoad(f0.proc, f1.proc), agent: procLoad(start.agent, end.agent) };
   const cores = cpus().length;
   const busy = machineBusyPct(start.machine, end.machine);
@@ -295,10 +303,13 @@ function levelResult(rate: number, batch: AbortBatch, start: Snapshot, end: Snap
     warden_commands_in_window: commands,
     warden_time: {
       handler_busy_pct: Math.round((handlerMs / wallMs) * 100),
-      deliver_wait_pct: Math.round((deliverMs / wallMs) * 100),
-      deliveries_per_s: round(deliveries / wardenS, 1),
-      deliver_ms_mean: round(deliverMs / Math.max(1, deliveries)),
-      processing_us_per_event: round(((handlerMs - deliverMs) * 1_000) / Math.max(1, t1.messages - t0.messages), 1),
+      send_queue_full_wait_pct: round((backpressureMs / wallMs) * 100, 1),
+      send_in_flight_pct: Math.round((sendMs / wallMs) * 100),
+      sends_per_s: round(sends / wardenS, 1),
+      send_ack_ms_mean: round(sendMs / Math.max(1, sends)),
+      messages_per_send: round((d1.messages - d0.messages) / Math.max(1, d1.sends - d0.sends), 1),
+      send_queue_wait_ms_mean: round((d1.queueWaitMs - d0.queueWaitMs) / Math.max(1, d1.entries - d0.entries)),
+      processing_us_per_event: round(((handlerMs - backpressureMs) * 1_000) / Math.max(1, t1.messages - t0.messages), 1),
       events_per_batch: round((t1.messages - t0.messages) / Math.max(1, t1.batches - t0.batches), 1),
     },
     cpu: {

@@ -82,7 +82,11 @@ function heapUsed(): number {
 function breakdown(table: RunTable, runs: number, before: number): Record<string, number> {
   const shared = { id: 'x', caps: undefined as RunEntry['caps'] | undefined, stepCap: initialStepCapState(), toolLoop: initialToolLoopState() };
   const parts: Array<[string, (e: RunEntry) => void]> = [
-    ['tool_loop_counts', (e) => (e.toolLoopState = { ...e.toolLoopState, counts: shared.toolLoop.counts })],
+    // The repeat rule's table: the tracked (tool, args) pairs (and their args strings) and their counts.
+    ['tool_loop_counts', (e) => (e.toolLoopState = { ...e.toolLoopState, calls: shared.toolLoop.calls, counts: shared.toolLoop.counts })],
+    // The cycle rules' window of recent steps (indexes into the pairs, mostly).
+    ['tool_loop_recent', (e) => (e.toolLoopState = { ...e.toolLoopState, recent: shared.toolLoop.recent })],
+    // The state object, its streaks and cycle counters.
     ['tool_loop_rest', (e) => (e.toolLoopState = shared.toolLoop)],
     ['step_cap_state', (e) => (e.stepCapState = shared.stepCap)],
     ['caps', (e) => (e.caps = shared.caps ??= e.caps)],

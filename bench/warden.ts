@@ -61,6 +61,7 @@ async function report(): Promise<void> {
     commands: s.commands,
     heartbeats: s.heartbeats,
     timings: timings(),
+    delivery: s.delivery,
     proc: procSample(),
   } satisfies WardenReport);
 }

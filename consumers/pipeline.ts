@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Admin, Consumer, Kafka, Message, Producer } from 'kafkajs';
 import type { Topics } from '../src/config/env.ts';
 import { createReliableProducer } from '../src/kafka/client.ts';
+import { createOrderedSender, type OrderedSenderMetrics } from '../src/kafka/ordered-sender.ts';
 import type { ControlCommand } from '../src/contracts/control.ts';
 import type { Finding } from '../src/contracts/finding.ts';
 import { heartbeatCommand } from '../src/control/operator.ts';
@@ -49,6 +50,8 @@ export interface PipelineStats {
   heartbeats: number;
   commits: number;
   liveRuns: number;
+  /** Background delivery of findings and commands (cumulative; see src/kafka/ordered-sender.ts). */
+  delivery: OrderedSenderMetrics;
 }
 
 export interface PipelineConsumer {
@@ -66,7 +69,10 @@ interface PartitionState {
 /** Longest idle fetch (ms); the fetch loop counts as stuck after missing a few of them. */
 const FETCH_MAX_WAIT_MS = 500;
 
-/** Events handled between two deliveries of findings and commands: bounds the abort latency inside a large batch. */
+/**
+ * Events handled between two commit points (and hand-overs of findings that carry no command).
+ * A command is queued for sending as soon as it exists, whatever the chunk.
+ */
 const DELIVERY_CHUNK = 100;
 
 /**
@@ -95,7 +101,20 @@ export function createPipelineConsumer(options: PipelineOptions): PipelineConsum
   const producer: Producer = createReliableProducer(kafka);
   const admin: Admin = kafka.admin();
   const writer: BatchWriter = createBatchWriter({ sink: options.sink, logger, maxRows: 1_000, flushIntervalMs: options.commitIntervalMs ?? 1_000 });
-  const stats: PipelineStats = { events: 0, invalid: 0, duplicates: 0, restored: 0, findings: 0, commands: {}, heartbeats: 0, commits: 0, liveRuns: 0 };
+  const stats: PipelineStats = {
+    events: 0,
+    invalid: 0,
+    duplicates: 0,
+    restored: 0,
+    findings: 0,
+    commands: {},
+    heartbeats: 0,
+    commits: 0,
+    liveRuns: 0,
+    get delivery() {
+      return sender.metrics();
+    },
+  };
 
   let partitions = new Map<number, PartitionState>();
   /** Committed high-water marks of this generation, fetched once per (re)join. */
@@ -130,21 +149,41 @@ export function createPipelineConsumer(options: PipelineOptions): PipelineConsum
     return state;
   }
 
-  /** Sends findings and commands (acks from all replicas), then hands their audit rows to the writer. */
-  async function deliver(findings: Finding[], commands: ControlCommand[]): Promise<void> {
-    if (findings.length === 0 && commands.length === 0) return;
+  /**
+   * Findings and commands go out in the background, in order, one batch at a time (acks from all
+   * replicas); the fetch loop goes on meanwhile and only waits when too many are queued.
+   */
+  const sender = createOrderedSender({
+    send: (topicMessages) =>
+      retry(() => producer.sendBatch({ acks: -1, topicMessages }).then(() => undefined), {
+        retries: Infinity,
+        signal: stopping.signal,
+        onRetry: (err, attempt) => log.warn({ err, attempt }, 'delivering commands failed; retrying'),
+      }),
+  });
+
+  /** Queues findings and commands; once acknowledged, their audit rows go to the writer. */
+  function deliver(findings: Finding[], commands: ControlCommand[]): Promise<void> {
     const topicMessages: Array<{ topic: string; messages: Message[] }> = [];
     if (findings.length > 0) topicMessages.push({ topic: topics.findings, messages: findings.map((f) => ({ key: f.scope.id, value: JSON.stringify(f) })) });
     if (commands.length > 0) topicMessages.push({ topic: topics.control, messages: commands.map((c) => ({ key: c.scope.id, value: JSON.stringify(c) })) });
-    await retry(() => producer.sendBatch({ acks: -1, topicMessages }), {
-      retries: Infinity,
-      signal: stopping.signal,
-      onRetry: (err, attempt) => log.warn({ err, attempt }, 'delivering commands failed; retrying'),
+    return sender.enqueue(topicMessages, async () => {
+      stats.findings += findings.length;
+      for (const c of commands) stats.commands[c.action] = (stats.commands[c.action] ?? 0) + 1;
+      await writer.add('findings', findings.map(findingToRow));
+      await writer.add('control_commands', commands.map((c) => commandToRow(c, { source: 'pipeline' })));
     });
-    stats.findings += findings.length;
-    for (const c of commands) stats.commands[c.action] = (stats.commands[c.action] ?? 0) + 1;
-    await writer.add('findings', findings.map(findingToRow));
-    await writer.add('control_commands', commands.map((c) => commandToRow(c, { source: 'pipeline' })));
+  }
+
+  /**
+   * A partition's commit point becomes committable only once every send queued before it is
+   * acknowledged and its audit rows are with the writer (the marker runs after them, in order),
+   * and only if the group generation it was taken in is still the current one.
+   */
+  function markCommitPoint(partition: number, gen: number, point: { offset: string; metadata: string }): Promise<void> {
+    return sender.enqueue(undefined, () => {
+      if (gen === generation) pendingCommits.set(partition, point);
+    });
   }
 
   /** Commits what is safe: the commit points taken before the audit rows they cover were flushed. */
@@ -191,6 +230,8 @@ export function createPipelineConsumer(options: PipelineOptions): PipelineConsum
         partitions = new Map();
         pendingCommits = new Map();
         committed = undefined;
+        // After a failed send (which stopped the fetch loop), start over from the committed offsets.
+        sender.reset();
       });
       consumer.on(consumer.events.FETCH_START, () => {
         lastFetchMs = now();
@@ -209,27 +250,32 @@ export function createPipelineConsumer(options: PipelineOptions): PipelineConsum
             finished();
           }
           async function handleBatch(): Promise<void> {
+            // A failed send stops the loop until the consumer rejoins and rebuilds from the commits.
+            if (sender.failure !== undefined) throw new Error('delivery stopped after a failed send', { cause: sender.failure });
             const gen = generation;
             const { stage, progress } = await partitionState(batch.partition);
             let findings: Finding[] = [];
             let commands: ControlCommand[] = [];
-            let sinceDelivery = 0;
-            const flushChunk = async (lastOffset: string | undefined) => {
-              await deliver(findings, commands);
+            let sinceChunk = 0;
+            const nowMs = now();
+            const decodeOptions = { nowMs };
+            /** Queues what the chunk found, then its commit point behind it; resolves the offsets fetched. */
+            const endChunk = async (lastOffset: string | undefined) => {
+              if (findings.length > 0 || commands.length > 0) await deliver(findings, commands);
               findings = [];
               commands = [];
-              sinceDelivery = 0;
+              sinceChunk = 0;
               if (lastOffset === undefined || gen !== generation) return;
               resolveOffset(lastOffset);
               const point = progress.commitPoint();
-              if (point) pendingCommits.set(batch.partition, point);
+              if (point) await markCommitPoint(batch.partition, gen, point);
               await heartbeat();
             };
             let last: string | undefined;
             for (const message of batch.messages) {
               if (!isRunning() || isStale()) break;
               const offset = BigInt(message.offset);
-              const decoded = decodeSpan(message.value, { nowMs: now() });
+              const decoded = decodeSpan(message.value, decodeOptions);
               if (decoded.ok) {
                 stats.events++;
                 const event = decoded.event;
@@ -251,9 +297,15 @@ export function createPipelineConsumer(options: PipelineOptions): PipelineConsum
               }
               progress.processed(offset);
               last = message.offset;
-              if (++sinceDelivery >= DELIVERY_CHUNK || commands.length > 0) await flushChunk(last);
+              if (commands.length > 0) {
+                // A command goes out at once, without waiting for the chunk (the abort latency).
+                await deliver(findings, commands);
+                findings = [];
+                commands = [];
+              }
+              if (++sinceChunk >= DELIVERY_CHUNK) await endChunk(last);
             }
-            await flushChunk(last);
+            await endChunk(last);
             stats.liveRuns = [...partitions.values()].reduce((n, p) => n + p.stage.runs.size, 0);
             options.onProgress?.(stats);
           }
@@ -272,6 +324,8 @@ export function createPipelineConsumer(options: PipelineOptions): PipelineConsum
       // (kafkajs cannot commit once stop() has left it).
       consumer.pause([{ topic: topics.spans }]);
       await inFlight;
+      // Every queued finding and command is sent (and its commit point recorded) before the last commit.
+      await sender.drain();
       clearInterval(commitTimer);
       await commit();
       await consumer.stop();

@@ -1,14 +1,14 @@
 import { z } from 'zod';
 import type { Throttle } from '../src/contracts/control.ts';
 import type { Finding } from '../src/contracts/finding.ts';
-import { flag, positiveAmount, positiveInt, strictSection } from '../src/policy/fields.ts';
+import { flag, positiveAmount, positiveInt, strictSection, type SectionIssue } from '../src/policy/fields.ts';
 import { bucketIndex, createWindow, windowAdd, windowRange, type BucketWindow } from '../src/windows/bucket-window.ts';
 import { MINUTE_MS, type CohortPartial, type CohortView } from '../src/windows/cohort-partial.ts';
 import type { CohortDims } from '../src/windows/cohort-key.ts';
 import { emptySketch, mergeSketches, sketchCount, sketchQuantile, type SketchData } from '../src/windows/quantile-sketch.ts';
 import { cohortFinding } from './lib/cohort-finding.ts';
 import type { DetectorResult } from './lib/detector-result.ts';
-import { addMinutes, minuteBaseline, zeroFilled, type MinuteBaseline, type MinuteTotals } from './lib/minute-baseline.ts';
+import { addMinutes, minuteBaseline, spendBetween, zeroFilled, type MinuteBaseline, type MinuteTotals } from './lib/minute-baseline.ts';
 
 const atLeast = (min: number, what: string) => z.number({ error: `must be a number ≥ ${min} (${what})` }).min(min, `must be ≥ ${min} (${what})`);
 const intIn = (min: number, max: number) =>
@@ -92,14 +92,22 @@ export const COST_SPIKE_DEFAULTS: CostSpikeParams = {
   run_tokens_min_runs: 200,
 };
 
-/** Cross-field problems, with the field to change. */
-export function costSpikeParamIssues(p: CostSpikeParams): { path: keyof CostSpikeParams; message: string }[] {
-  const issues: { path: keyof CostSpikeParams; message: string }[] = [];
+/** Cross-field problems: `path` is the field to change, `fields` every field involved. */
+export function costSpikeParamIssues(p: CostSpikeParams): SectionIssue<keyof CostSpikeParams>[] {
+  const issues: SectionIssue<keyof CostSpikeParams>[] = [];
   if (p.min_history_minutes > p.baseline_minutes) {
-    issues.push({ path: 'min_history_minutes', message: `must be at most baseline_minutes (${p.baseline_minutes}); got ${p.min_history_minutes}` });
+    issues.push({
+      path: 'min_history_minutes',
+      fields: ['min_history_minutes', 'baseline_minutes'],
+      message: `must be at most baseline_minutes (${p.baseline_minutes}): lower it or raise baseline_minutes; got ${p.min_history_minutes}`,
+    });
   }
   if (p.run_tokens_window_minutes % p.run_tokens_bucket_minutes !== 0) {
-    issues.push({ path: 'run_tokens_bucket_minutes', message: `must divide run_tokens_window_minutes (${p.run_tokens_window_minutes}); got ${p.run_tokens_bucket_minutes}` });
+    issues.push({
+      path: 'run_tokens_bucket_minutes',
+      fields: ['run_tokens_bucket_minutes', 'run_tokens_window_minutes'],
+      message: `must divide run_tokens_window_minutes (${p.run_tokens_window_minutes}) evenly; got ${p.run_tokens_bucket_minutes}`,
+    });
   }
   return issues;
 }
@@ -290,8 +298,7 @@ function spendHit(s: CostSpikeState, running: MinuteTotals, b: MinuteBaseline, p
   // `span`-minute sums, whose spread already includes runs that straddle minutes.
   const n = b.span;
   const current = b.for_minute;
-  const earlier = zeroFilled(s.minutes, Math.max(s.first_minute ?? current, current - n + 1), current - 1);
-  const sum = earlier.reduce((acc, m) => acc + m.spend_usd, x);
+  const sum = spendBetween(s.minutes, Math.max(s.first_minute ?? current, current - n + 1), current - 1, x);
   const sums = b.spend_sums;
   const sustainedAt = Math.max(sums.location + p.sustained_k * sigma(sums, p), p.sustained_min_ratio * sums.upper, n * p.min_spend_usd_per_minute);
   if (sum > sustainedAt) {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Throttle } from '../src/contracts/control.ts';
 import type { Finding } from '../src/contracts/finding.ts';
-import { flag, positiveInt, ratio, strictSection } from '../src/policy/fields.ts';
+import { cohortDimensions, flag, positiveInt, ratio, strictSection, type SectionIssue } from '../src/policy/fields.ts';
 import { bucketIndex, createWindow, windowAdd, windowFold, type BucketWindow } from '../src/windows/bucket-window.ts';
 import { cohortKey, pickDims, withoutDims, type CohortDims } from '../src/windows/cohort-key.ts';
 import { MINUTE_MS, type CohortPartial } from '../src/windows/cohort-partial.ts';
@@ -18,7 +18,7 @@ const minutes = (min: number, max: number) =>
 export const judgeDriftParamsSchema = strictSection({
   enabled: flag(),
   /** Dimensions that name a version of a cohort; the rest name its lineage (agent, segment). */
-  version_dims: z.array(z.string().min(1)).min(1, 'needs at least one dimension').max(8),
+  version_dims: cohortDimensions(1),
   /** Width of one score bucket. */
   bucket_minutes: minutes(1, 1440),
   /** The recent window, compared with the reference before it (`recent_drop`) and with the anchor (`decline`). */
@@ -70,11 +70,13 @@ export const JUDGE_DRIFT_DEFAULTS: JudgeDriftParams = {
   canary_delay_ms: 0,
 };
 
-/** Cross-field problems, with the field to change. */
-export function judgeDriftParamIssues(p: JudgeDriftParams): { path: keyof JudgeDriftParams; message: string }[] {
-  const issues: { path: keyof JudgeDriftParams; message: string }[] = [];
+/** Cross-field problems: `path` is the field to change, `fields` every field involved. */
+export function judgeDriftParamIssues(p: JudgeDriftParams): SectionIssue<keyof JudgeDriftParams>[] {
+  const issues: SectionIssue<keyof JudgeDriftParams>[] = [];
   for (const key of ['recent_minutes', 'reference_minutes', 'anchor_minutes'] as const) {
-    if (p[key] % p.bucket_minutes !== 0) issues.push({ path: key, message: `must be a multiple of bucket_minutes (${p.bucket_minutes}); got ${p[key]}` });
+    if (p[key] % p.bucket_minutes !== 0) {
+      issues.push({ path: key, fields: [key, 'bucket_minutes'], message: `must be a multiple of bucket_minutes (${p.bucket_minutes}); got ${p[key]}` });
+    }
   }
   return issues;
 }
@@ -258,7 +260,8 @@ function driftFinding(v: VersionState, test: DriftTest, partial: CohortPartial, 
     observed: test.recent.mean,
     threshold: test.reference.mean - p.min_drop,
     baseline: test.reference.mean,
-    ...(canary ? { throttle } : {}),
+    // A finding for operators; a command only when the policy throttles canaries (SPEC §3.4).
+    ...(canary ? { throttle } : { action: 'none' as const }),
     details: {
       version: v.key,
       ...(v.predecessor && test.rule === 'version_drop' ? { predecessor: v.predecessor.key } : {}),

@@ -58,13 +58,16 @@ export interface StepCapState {
   fired: readonly StepCapRule[];
 }
 
+/** No rule fired yet: one frozen array for every run (a state's `fired` is replaced, never mutated). */
+const NONE_FIRED: readonly StepCapRule[] = Object.freeze([]);
+
 export const initialStepCapState = (): StepCapState => ({
   llm_calls: 0,
   tool_calls: 0,
   tokens: 0,
   cost_usd: 0,
   unpriced_llm_calls: 0,
-  fired: [],
+  fired: NONE_FIRED,
 });
 
 export interface StepCapContext {
@@ -89,7 +92,8 @@ export interface StepCapContext {
 export function stepCap(state: StepCapState, event: SpanEvent, ctx: StepCapContext): DetectorResult<StepCapState> {
   const findings: Finding[] = [];
   let next: StepCapState;
-  const fired = new Set(state.fired);
+  // The next state's `fired`, made only when this event fires a rule (most fire none).
+  let fired: StepCapRule[] | undefined;
   switch (event.kind) {
     case 'llm_call': {
       const price = priceLlmCall(event.llm, ctx.prices);
@@ -100,8 +104,8 @@ export function stepCap(state: StepCapState, event: SpanEvent, ctx: StepCapConte
         cost_usd: tidy(state.cost_usd + price.costUsd),
         unpriced_llm_calls: state.unpriced_llm_calls + (price.known ? 0 : 1),
       };
-      if (!price.known && !fired.has('unpriced_model')) {
-        fired.add('unpriced_model');
+      if (!price.known && !hasFired(state, fired, 'unpriced_model')) {
+        fired = markFired(state, fired, 'unpriced_model');
         findings.push(
           runFinding({
             detector: 'step-cap',
@@ -138,17 +142,26 @@ export function stepCap(state: StepCapState, event: SpanEvent, ctx: StepCapConte
     if (observed <= 0) continue;
     const abortRule: StepCapRule = `${metric}_abort`;
     const warnRule: StepCapRule = `${metric}_warn`;
-    if (observed >= cap && !fired.has(abortRule)) {
-      fired.add(abortRule);
-      fired.add(warnRule);
+    if (observed >= cap && !hasFired(state, fired, abortRule)) {
+      fired = markFired(state, fired, abortRule);
+      fired = markFired(state, fired, warnRule);
       findings.push(capFinding(event, next, ctx.caps, metric, 'abort', observed, cap));
-    } else if (observed >= tidy(ctx.caps.warn_ratio * cap) && !fired.has(warnRule)) {
-      fired.add(warnRule);
+    } else if (reachesWarn(observed, ctx.caps.warn_ratio * cap) && !hasFired(state, fired, warnRule)) {
+      fired = markFired(state, fired, warnRule);
       findings.push(capFinding(event, next, ctx.caps, metric, 'warn', observed, tidy(ctx.caps.warn_ratio * cap)));
     }
   }
-  if (fired.size !== state.fired.length) next = { ...next, fired: [...fired] };
+  if (fired !== undefined) next = { ...next, fired };
   return { state: next, findings };
+}
+
+const hasFired = (state: StepCapState, fired: readonly StepCapRule[] | undefined, rule: StepCapRule): boolean =>
+  (fired ?? state.fired).includes(rule);
+
+/** The next state's `fired` with `rule` in it: exact-size copies (rules fire rarely; `push` would over-allocate). */
+function markFired(state: StepCapState, fired: StepCapRule[] | undefined, rule: StepCapRule): StepCapRule[] {
+  const out = fired ?? state.fired;
+  return out.includes(rule) ? (fired ?? out.slice()) : out.concat(rule);
 }
 
 /**
@@ -157,6 +170,14 @@ export function stepCap(state: StepCapState, event: SpanEvent, ctx: StepCapConte
  * 55.00000000000001); without this a run would reach its cap or warn share and never fire.
  */
 const tidy = (x: number): number => Number(x.toPrecision(15));
+
+/**
+ * `observed >= tidy(share)`, without the costly decimal round trip when `observed` is plainly
+ * below: tidy moves a normal double by less than 1e-14 of itself, so below share × (1 − 1e-12)
+ * the answer is no either way (subnormal shares, where that does not hold, take the exact path).
+ */
+const reachesWarn = (observed: number, share: number): boolean =>
+  share > 1e-300 && observed < share * (1 - 1e-12) ? false : observed >= tidy(share);
 
 function capFinding(
   event: SpanEvent,

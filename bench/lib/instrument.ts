@@ -7,9 +7,9 @@ export interface WardenTimings {
   handlerMs: number;
   batches: number;
   messages: number;
-  /** Of which: awaiting producer.sendBatch (findings and commands, acks=-1). */
-  deliverMs: number;
-  deliveries: number;
+  /** producer.sendBatch calls (findings and commands, acks=-1) and their time from call to ack; in the background since the pipeline stopped awaiting them. */
+  sendMs: number;
+  sends: number;
 }
 
 /**
@@ -18,7 +18,7 @@ export interface WardenTimings {
  * untouched, it just receives this client.
  */
 export function instrumentKafka(kafka: Kafka): { kafka: Kafka; timings: () => WardenTimings } {
-  const t: WardenTimings = { handlerMs: 0, batches: 0, messages: 0, deliverMs: 0, deliveries: 0 };
+  const t: WardenTimings = { handlerMs: 0, batches: 0, messages: 0, sendMs: 0, sends: 0 };
   const producer = kafka.producer.bind(kafka);
   const consumer = kafka.consumer.bind(kafka);
   kafka.producer = (config) => {
@@ -29,8 +29,8 @@ export function instrumentKafka(kafka: Kafka): { kafka: Kafka; timings: () => Wa
       try {
         return await sendBatch(batch);
       } finally {
-        t.deliverMs += performance.now() - start;
-        t.deliveries++;
+        t.sendMs += performance.now() - start;
+        t.sends++;
       }
     };
     return p;

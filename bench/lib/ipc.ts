@@ -1,4 +1,5 @@
 import type { Topics } from '../../src/config/env.ts';
+import type { OrderedSenderMetrics } from '../../src/kafka/ordered-sender.ts';
 import type { WardenTimings } from './instrument.ts';
 import type { ProcSample } from './proc-metrics.ts';
 
@@ -26,6 +27,8 @@ export interface WardenReport {
   commands: Record<string, number>;
   heartbeats: number;
   timings: WardenTimings;
+  /** The pipeline's background delivery: queue waits, acks, backpressure on the fetch loop. */
+  delivery: OrderedSenderMetrics;
   proc: ProcSample;
 }
 

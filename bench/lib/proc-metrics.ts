@@ -66,11 +66,15 @@ export function pidCpuMs(pid: number): number | undefined {
 /** USER_HZ: 100 on every Linux we run on. */
 const CLOCK_TICKS_PER_S = 100;
 
-/** The local services of scripts/services.sh, when they are the ones in use (their pid files exist). */
+/**
+ * The local services of scripts/services.sh, when they are the ones in use (their pid files exist):
+ * in $RUNWARDEN_SERVICES_DIR as for services.sh (e.g. another worktree's), else `<root>/.services`.
+ */
 export function servicePids(root: string): Record<'kafka' | 'clickhouse', number | undefined> {
+  const dir = process.env.RUNWARDEN_SERVICES_DIR ?? `${root}/.services`;
   const read = (name: string) => {
     try {
-      const pid = Number(readFileSync(`${root}/.services/${name}/pid`, 'utf8').trim());
+      const pid = Number(readFileSync(`${dir}/${name}/pid`, 'utf8').trim());
       return Number.isInteger(pid) && pidCpuMs(pid) !== undefined ? pid : undefined;
     } catch {
       return undefined;

@@ -24,8 +24,8 @@ export interface CohortFindingInput {
   details: Record<string, unknown>;
   /** Set when the finding calls for a throttle: becomes `details.action` + `details.throttle`. */
   throttle?: Throttle;
-  /** Otherwise the action to state in `details.action` (`warn`), if any. */
-  action?: 'warn';
+  /** Otherwise the action to state in `details.action`: `warn`, or `none` for a finding with no command. */
+  action?: 'warn' | 'none';
 }
 
 /**

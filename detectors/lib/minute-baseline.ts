@@ -56,6 +56,24 @@ export function zeroFilled(w: BucketWindow<MinuteTotals>, from: number, to: numb
 }
 
 /**
+ * `start` plus the spend (usd) of minutes [from, to], oldest first (the order zeroFilled gives, so
+ * the float sum is the same). Scans back from the newest bucket only as far as `from`: O(to − from)
+ * for a recent range, which is what the per-partial sustained check asks for.
+ */
+export function spendBetween(w: BucketWindow<MinuteTotals>, from: number, to: number, start = 0): number {
+  let i = w.closed.length;
+  while (i > 0 && (w.closed[i - 1]?.index ?? -Infinity) >= from) i--;
+  let sum = start;
+  for (; i < w.closed.length; i++) {
+    const b = w.closed[i] as (typeof w.closed)[number];
+    if (b.index > to) break;
+    sum += b.value.spend_usd;
+  }
+  if (w.open !== null && w.open.index >= from && w.open.index <= to) sum += w.open.value.spend_usd;
+  return sum;
+}
+
+/**
  * Median/MAD of all values; the upper envelope of the non-zero ones. For a dense cohort the two
  * p90s agree; for a sporadic one (mostly empty minutes) the p90 of all minutes would be 0 and say
  * nothing about how big its ordinary busy minutes are, which is what a spike must dwarf.

@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { registerBudgets } from './commands/budgets.ts';
 import { registerDemo } from './commands/demo.ts';
 import { registerMigrate } from './commands/migrate.ts';
 import { registerOperatorCommands } from './commands/operator.ts';
@@ -26,6 +27,7 @@ Exit codes: 0 ok, 1 failure, 2 usage/configuration, 3 Kafka/ClickHouse unavailab
     );
   registerDemo(program, env);
   registerStart(program, env);
+  registerBudgets(program, env);
   registerMigrate(program, env);
   registerSimulate(program, env);
   registerReplay(program, env);

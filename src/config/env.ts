@@ -6,6 +6,34 @@ export interface Topics {
   dlq: string;
   control: string;
   findings: string;
+  /** Internal: per-cohort partials from the per-run stage to the cohort stage (key = cohort routing key). */
+  partials: string;
+  /** Internal, compacted: the cohort stage's checkpointed state (key = group/partition). */
+  checkpoints: string;
+}
+
+/** The environment variables that name `topics` (for child processes: a warden under test). */
+export function topicsEnv(topics: Topics): Record<string, string> {
+  return {
+    RUNWARDEN_TOPIC_SPANS: topics.spans,
+    RUNWARDEN_TOPIC_DLQ: topics.dlq,
+    RUNWARDEN_TOPIC_CONTROL: topics.control,
+    RUNWARDEN_TOPIC_FINDINGS: topics.findings,
+    RUNWARDEN_TOPIC_PARTIALS: topics.partials,
+    RUNWARDEN_TOPIC_CHECKPOINTS: topics.checkpoints,
+  };
+}
+
+/** Every topic under one prefix (tests, benchmarks, one cluster shared by several deployments). */
+export function topicsWithPrefix(prefix: string): Topics {
+  return {
+    spans: `${prefix}.spans`,
+    dlq: `${prefix}.dlq`,
+    control: `${prefix}.control`,
+    findings: `${prefix}.findings`,
+    partials: `${prefix}.partials`,
+    checkpoints: `${prefix}.checkpoints`,
+  };
 }
 
 const csv = z
@@ -34,6 +62,8 @@ const envSchema = z
     RUNWARDEN_TOPIC_DLQ: z.string().min(1).default('agent.spans.dlq'),
     RUNWARDEN_TOPIC_CONTROL: z.string().min(1).default('agent.control'),
     RUNWARDEN_TOPIC_FINDINGS: z.string().min(1).default('runwarden.findings'),
+    RUNWARDEN_TOPIC_PARTIALS: z.string().min(1).default('runwarden.partials'),
+    RUNWARDEN_TOPIC_CHECKPOINTS: z.string().min(1).default('runwarden.checkpoints'),
     RUNWARDEN_HMAC_KEYS: z.string().optional(),
     RUNWARDEN_HMAC_ACTIVE_KEY: z.string().optional(),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -96,6 +126,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       dlq: e.RUNWARDEN_TOPIC_DLQ,
       control: e.RUNWARDEN_TOPIC_CONTROL,
       findings: e.RUNWARDEN_TOPIC_FINDINGS,
+      partials: e.RUNWARDEN_TOPIC_PARTIALS,
+      checkpoints: e.RUNWARDEN_TOPIC_CHECKPOINTS,
     },
     logLevel: e.LOG_LEVEL,
   };

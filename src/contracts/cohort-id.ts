@@ -1,4 +1,10 @@
 /**
+ * Value of a cohort dimension the event does not carry (an attribute left unset). The guard reads
+ * a step without the attribute as having this value, so a throttle of such a cohort applies to it.
+ */
+export const MISSING_DIM = '(none)';
+
+/**
  * The cohort scope id on the wire (SPEC §2–§3): `dim=value` pairs sorted by dimension, joined by
  * `,` (e.g. `agent_id=bot,model_version=v2`). The warden writes it as the `scope.id` of cohort
  * findings and commands; the guard parses it back to match a step's attributes.

@@ -8,7 +8,8 @@ type DetectorAction = Extract<ControlAction, 'abort' | 'throttle' | 'warn'>;
 /**
  * The action a finding calls for:
  * - `details.action` (`abort` | `throttle` | `warn`) when a detector states it (cost-spike
- *   says `throttle` and puts its limits in `details.throttle`);
+ *   says `throttle` and puts its limits in `details.throttle`); `none` for a finding only
+ *   (judge-drift without a canary throttle: operators decide);
  * - otherwise `critical` → `abort` on a run scope; on a wider scope → `warn`, because stopping a
  *   user, tenant or agent outright is a kill switch, which only an operator flips;
  * - `warning` → `warn`; `info` → no command (a finding only).
@@ -16,6 +17,7 @@ type DetectorAction = Extract<ControlAction, 'abort' | 'throttle' | 'warn'>;
 export function actionForFinding(finding: Finding): DetectorAction | null {
   const stated = finding.details?.['action'];
   if (stated === 'abort' || stated === 'throttle' || stated === 'warn') return stated;
+  if (stated === 'none') return null;
   switch (finding.severity) {
     case 'critical':
       return finding.scope.kind === 'run' ? 'abort' : 'warn';

@@ -1,18 +1,14 @@
-import type { ControlCommand } from '../contracts/control.ts';
-import type { Finding } from '../contracts/finding.ts';
 import type { SpanEvent } from '../contracts/span.ts';
-import { commandForFinding } from '../control/commands.ts';
-import { signCommand, type KeyRing } from '../control/sign.ts';
+import type { KeyRing } from '../control/sign.ts';
 import { createDedupCache } from '../ingest/dedup.ts';
 import type { Policy } from '../policy/policy.ts';
 import { resolvePolicy } from '../policy/resolve-policy.ts';
 import { createRunTable, type EvictReason, type RunEntry, type RunTable } from '../runs/run-table.ts';
+import type { CohortPartial } from '../windows/cohort-partial.ts';
+import { emissionOf, type Emission } from './emission.ts';
+import { createPartialFeed } from './partial-feed.ts';
 
-/** One finding and the signed command it calls for (none for an `info` finding). */
-export interface Emission {
-  finding: Finding;
-  command?: ControlCommand;
-}
+export type { Emission };
 
 export interface PerRunStageOptions {
   policy: Policy;
@@ -22,6 +18,12 @@ export interface PerRunStageOptions {
   /** Most event ids remembered (default 200,000). */
   dedupMaxEntries?: number;
   onEvict?: (entry: Readonly<RunEntry>, reason: EvictReason) => void;
+  /**
+   * Also build the cohort partials of every applied event (src/engine/partial-feed.ts), coalesced
+   * per (view, cohort, minute) until `drainPartials()`. Off by default: a caller that never drains
+   * must not buffer.
+   */
+  partials?: boolean;
 }
 
 export interface PerRunStage {
@@ -30,6 +32,11 @@ export interface PerRunStage {
    * then the signed command each finding calls for. A duplicate `event_id` changes nothing.
    */
   apply(event: SpanEvent): Emission[];
+  /**
+   * The cohort partials built since the last call, in the order first built ([] unless the stage
+   * was created with `partials: true`). Forward each keyed by `partialRoutingKey`.
+   */
+  drainPartials(): CohortPartial[];
   readonly runs: RunTable;
   /** Events dropped as duplicates. */
   readonly duplicates: number;
@@ -44,7 +51,15 @@ export interface PerRunStage {
 export function createPerRunStage(options: PerRunStageOptions): PerRunStage {
   const { policy, keyRing } = options;
   const dedup = createDedupCache({ maxEntries: options.dedupMaxEntries ?? 200_000, ttlMs: options.dedupTtlMs ?? 3_600_000 });
-  const runs = createRunTable({ policy, ...(options.onEvict ? { onEvict: options.onEvict } : {}) });
+  const feed = options.partials ? createPartialFeed({ cohorts: policy.cohorts, pricing: policy.pricing }) : undefined;
+  const onEvict =
+    feed === undefined
+      ? options.onEvict
+      : (entry: Readonly<RunEntry>, reason: EvictReason) => {
+          feed.evicted(entry);
+          options.onEvict?.(entry, reason);
+        };
+  const runs = createRunTable({ policy, ...(onEvict ? { onEvict } : {}) });
   let duplicates = 0;
 
   function apply(event: SpanEvent): Emission[] {
@@ -52,16 +67,17 @@ export function createPerRunStage(options: PerRunStageOptions): PerRunStage {
       duplicates++;
       return [];
     }
+    const run = runs.get(event.run_id);
+    // Before the run table: a late run_end can evict its own run within this very call.
+    feed?.event(event, event.kind === 'run_end' && run?.endedAtMs === undefined);
     // The run's agent decides the policy, as in the run table: the agent of its first event.
-    const agentId = runs.get(event.run_id)?.agentId ?? event.agent_id;
-    return runs.apply(event).map((finding) => {
-      const unsigned = commandForFinding(finding, resolvePolicy(policy, agentId));
-      return unsigned ? { finding, command: signCommand(unsigned, keyRing) } : { finding };
-    });
+    const agentId = run?.agentId ?? event.agent_id;
+    return runs.apply(event).map((finding) => emissionOf(finding, resolvePolicy(policy, agentId), keyRing));
   }
 
   return {
     apply,
+    drainPartials: () => feed?.drain() ?? [],
     runs,
     get duplicates() {
       return duplicates;

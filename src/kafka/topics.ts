@@ -8,6 +8,9 @@ export interface TopicSpec {
   configEntries?: Array<{ name: string; value: string }>;
 }
 
+/** Largest checkpoint message (one partition's cohort state): the checkpoint topic's max.message.bytes. */
+export const CHECKPOINT_MAX_BYTES = 64 * 1024 * 1024;
+
 /** The topics runwarden needs, with partition counts that let each stage scale out. */
 export function defaultTopicSpecs(topics: Topics, partitions = 8): TopicSpec[] {
   return [
@@ -15,6 +18,16 @@ export function defaultTopicSpecs(topics: Topics, partitions = 8): TopicSpec[] {
     { topic: topics.dlq, numPartitions: 1 },
     { topic: topics.control, numPartitions: 1 },
     { topic: topics.findings, numPartitions: 1 },
+    { topic: topics.partials, numPartitions: partitions },
+    // One snapshot per (cohort group, partition) per checkpoint: compacted, and allowed to be large.
+    {
+      topic: topics.checkpoints,
+      numPartitions: 1,
+      configEntries: [
+        { name: 'cleanup.policy', value: 'compact' },
+        { name: 'max.message.bytes', value: String(CHECKPOINT_MAX_BYTES) },
+      ],
+    },
   ];
 }
 

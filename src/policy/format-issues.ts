@@ -15,10 +15,11 @@ export function formatZodIssues(error: z.ZodError, prefix: readonly PropertyKey[
 }
 
 /**
- * One path segment: `.name` for plain keys; `["bot.v2"]` for a key that is empty or holds a dot,
+ * One path segment: `.name` for plain keys; `[1]` for a list index; `["bot.v2"]` for a key that is empty or holds a dot,
  * a space or other punctuation (agent ids and model names are free text), so the path stays unambiguous.
  */
 function segment(key: PropertyKey, index: number): string {
+  if (typeof key === 'number') return `[${key}]`;
   const text = typeof key === 'symbol' ? String(key) : String(key);
   if (/^[A-Za-z0-9_-]+$/.test(text)) return index === 0 ? text : `.${text}`;
   return `[${JSON.stringify(text)}]`;

@@ -1,8 +1,12 @@
 import { z } from 'zod';
+import { budgetsSectionSchema } from '../budgets/budgets-policy.ts';
 import { boundedId } from '../contracts/common.ts';
+import { COST_SPIKE_DEFAULTS, costSpikeParamsSchema } from '../../detectors/cost-spike.ts';
+import { JUDGE_DRIFT_DEFAULTS, judgeDriftParamsSchema } from '../../detectors/judge-drift.ts';
 import { STEP_CAP_DEFAULTS, stepCapParamsSchema } from '../../detectors/step-cap.ts';
 import { TOOL_LOOP_DEFAULTS, toolLoopParamsSchema } from '../../detectors/tool-loop.ts';
 import { modelPriceSchema } from '../pricing/price-table.ts';
+import { cohortsPolicySchema } from './cohorts-policy.ts';
 import { duration } from './duration.ts';
 import { flag, positiveInt, strictSection } from './fields.ts';
 
@@ -28,20 +32,13 @@ export const runsPolicySchema = strictSection({
 export type RunsPolicy = z.infer<typeof runsPolicySchema>;
 export const RUNS_DEFAULTS: RunsPolicy = { grace_after_end: 60_000, idle_timeout: 1_800_000, max_runs: 100_000 };
 
-/**
- * Sections of detectors still to come (cost-spike, judge-drift, budgets). Kept as given here;
- * each detector validates its own section with its params schema when it is wired in.
- */
-const laterSection = () => z.record(z.string(), z.unknown(), { error: 'must be a mapping' });
-
 /** Everything one agent's runs are governed by, after defaults and overrides are merged. */
 export const agentPolicySchema = strictSection({
   step_cap: stepCapParamsSchema,
   tool_loop: toolLoopParamsSchema,
   commands: commandsPolicySchema,
-  cost_spike: laterSection().optional(),
-  judge_drift: laterSection().optional(),
-  budgets: laterSection().optional(),
+  cost_spike: costSpikeParamsSchema,
+  judge_drift: judgeDriftParamsSchema,
 });
 export type AgentPolicy = z.infer<typeof agentPolicySchema>;
 
@@ -49,6 +46,8 @@ export const AGENT_DEFAULTS: AgentPolicy = {
   step_cap: STEP_CAP_DEFAULTS,
   tool_loop: TOOL_LOOP_DEFAULTS,
   commands: COMMANDS_DEFAULTS,
+  cost_spike: COST_SPIKE_DEFAULTS,
+  judge_drift: JUDGE_DRIFT_DEFAULTS,
 };
 
 /** `defaults` and each `agents.<id>`: any subset of the fields, merged field by field. */
@@ -56,9 +55,8 @@ export const agentOverrideSchema = strictSection({
   step_cap: stepCapParamsSchema.partial().optional(),
   tool_loop: toolLoopParamsSchema.partial().optional(),
   commands: strictSection({ ttl: commandsPolicySchema.shape.ttl.partial().optional() }).optional(),
-  cost_spike: laterSection().optional(),
-  judge_drift: laterSection().optional(),
-  budgets: laterSection().optional(),
+  cost_spike: costSpikeParamsSchema.partial().optional(),
+  judge_drift: judgeDriftParamsSchema.partial().optional(),
 });
 export type AgentOverride = z.infer<typeof agentOverrideSchema>;
 
@@ -84,5 +82,8 @@ export const policyFileSchema = strictSection({
   agents: z.record(agentIdSchema, agentOverrideSchema, { error: recordError('agent_id', 'overrides') }).optional(),
   runs: runsPolicySchema.partial().optional(),
   pricing: pricingPolicySchema.optional(),
+  budgets: budgetsSectionSchema.optional(),
+  /** Cohort dimensions of the cohort detectors; absent lists keep their defaults. */
+  cohorts: cohortsPolicySchema.partial().optional(),
 });
 export type PolicyFile = z.infer<typeof policyFileSchema>;

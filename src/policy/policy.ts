@@ -1,8 +1,14 @@
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import YAML from 'yaml';
+import { BUDGETS_DEFAULTS, type BudgetsPolicy } from '../budgets/budgets-policy.ts';
+import { costSpikeParamIssues } from '../../detectors/cost-spike.ts';
+import { judgeDriftParamIssues } from '../../detectors/judge-drift.ts';
 import { toolLoopParamIssues } from '../../detectors/tool-loop.ts';
 import { DEFAULT_PRICE_TABLE, type ModelPrice, type PriceTable } from '../pricing/price-table.ts';
+import { COHORTS_DEFAULTS, cohortsIssues, cohortsPolicySchema, type CohortsPolicy } from './cohorts-policy.ts';
+import type { SectionIssue } from './fields.ts';
+import { defined } from '../util/defined.ts';
 import { formatIssue, formatZodIssues } from './format-issues.ts';
 import {
   AGENT_DEFAULTS,
@@ -25,6 +31,10 @@ export interface Policy {
   runs: RunsPolicy;
   /** Model (lower case) → usd per 1M tokens. */
   pricing: PriceTable;
+  /** Monthly budgets, the daily product spike and unknown models (src/budgets), checked on a schedule. */
+  budgets: BudgetsPolicy;
+  /** Cohort dimensions of the cohort detectors, per view. */
+  cohorts: CohortsPolicy;
 }
 
 export type PolicyFormat = 'yaml' | 'json';
@@ -63,13 +73,20 @@ export function parsePolicy(doc: unknown, source = 'policy'): Policy {
       agents.set(agentId, resolveAgent(defaults, override, ['agents', agentId], issues));
     }
   }
+  // The cohorts as given, or null when the section is itself invalid (then nothing is checked against it).
+  const given = parsed.success ? parsed.data.cohorts : validCohorts(input);
+  const cohorts: CohortsPolicy = { ...COHORTS_DEFAULTS, ...defined(given ?? undefined) };
+  if (file && given !== null) {
+    for (const i of cohortsIssues(cohorts)) issues.push(formatIssue(['cohorts', i.path], i.message));
+    issues.push(...versionDimIssues(cohorts, defaults, file));
+  }
   if (issues.length || !parsed.success) throw new PolicyError(issues, source);
   const valid = parsed.data;
 
   const models: Record<string, ModelPrice> = valid.pricing?.replace_defaults ? {} : { ...DEFAULT_PRICE_TABLE };
   for (const [model, price] of Object.entries(valid.pricing?.models ?? {})) models[model.toLowerCase()] = price;
 
-  return { defaults, agents, runs: { ...RUNS_DEFAULTS, ...defined(valid.runs) }, pricing: models };
+  return { defaults, agents, runs: { ...RUNS_DEFAULTS, ...defined(valid.runs) }, pricing: models, budgets: valid.budgets ?? BUDGETS_DEFAULTS, cohorts };
 }
 
 /** Parses policy text (YAML or JSON) and validates it. Throws PolicyError. */
@@ -102,23 +119,58 @@ function resolveAgent(base: AgentPolicy, override: AgentOverride | undefined, at
   const o = override ?? {};
   const merged = {
     ...base,
-    ...pickLater(o),
     step_cap: { ...base.step_cap, ...defined(o.step_cap) },
     tool_loop: { ...base.tool_loop, ...defined(o.tool_loop) },
     commands: { ttl: { ...base.commands.ttl, ...defined(o.commands?.ttl) } },
+    cost_spike: { ...base.cost_spike, ...defined(o.cost_spike) },
+    judge_drift: { ...base.judge_drift, ...defined(o.judge_drift) },
   };
   const checked = agentPolicySchema.safeParse(merged, { reportInput: true });
   if (!checked.success) {
     issues.push(...formatZodIssues(checked.error, at));
     return base;
   }
-  const overrides = (field: string) => o.tool_loop !== undefined && o.tool_loop[field as keyof typeof o.tool_loop] !== undefined;
-  for (const i of toolLoopParamIssues(checked.data.tool_loop)) {
-    // None of its fields set here: the same problem is in the base and reported there, once.
+  const p = checked.data;
+  crossFieldIssues(toolLoopParamIssues(p.tool_loop), o.tool_loop, [...at, 'tool_loop'], issues);
+  crossFieldIssues(costSpikeParamIssues(p.cost_spike), o.cost_spike, [...at, 'cost_spike'], issues);
+  crossFieldIssues(judgeDriftParamIssues(p.judge_drift), o.judge_drift, [...at, 'judge_drift'], issues);
+  return p;
+}
+
+/**
+ * Reports a section's cross-field problems where they were made: one that involves none of the
+ * fields this override sets is in the base and reported there, once.
+ */
+function crossFieldIssues(found: readonly SectionIssue[], set: object | undefined, at: readonly string[], issues: string[]): void {
+  const overrides = (field: string) => set !== undefined && (set as Record<string, unknown>)[field] !== undefined;
+  for (const i of found) {
     if (!i.fields.some(overrides)) continue;
-    issues.push(formatIssue([...at, 'tool_loop', i.path], i.message + (overrides(i.path) ? '' : ' (value inherited from defaults)')));
+    issues.push(formatIssue([...at, i.path], i.message + (overrides(i.path) ? '' : ' (value inherited from defaults)')));
   }
-  return checked.data;
+}
+
+/**
+ * Every agent's `judge_drift.version_dims` must be dimensions of the judge cohorts, or a version
+ * change would go unseen. Reported at the list the file set: the defaults' (or `cohorts.judge`
+ * when the defaults are built in) and each agent override's.
+ */
+function versionDimIssues(cohorts: CohortsPolicy, defaults: AgentPolicy, file: Pick<PolicyFile, 'defaults' | 'agents'>): string[] {
+  const out: string[] = [];
+  const missing = (dims: readonly string[]) => dims.filter((d) => !cohorts.judge.includes(d));
+  const fix = (at: (string | number)[], dims: readonly string[]) => {
+    const m = missing(dims);
+    if (m.length > 0) out.push(formatIssue(at, `must be dimensions of cohorts.judge (${cohorts.judge.join(', ')}): add ${m.join(', ')} to cohorts.judge or remove ${m.length > 1 ? 'them' : 'it'} here`));
+  };
+  const dims = defaults.judge_drift.version_dims;
+  if (file.defaults?.judge_drift?.version_dims) fix(['defaults', 'judge_drift', 'version_dims'], dims);
+  else if (missing(dims).length > 0) {
+    const what = `must include every dimension of judge_drift.version_dims (${dims.join(', ')}): add ${missing(dims).join(', ')} or set defaults.judge_drift.version_dims`;
+    out.push(formatIssue(['cohorts', 'judge'], what));
+  }
+  for (const [agentId, o] of Object.entries(file.agents ?? {})) {
+    if (o.judge_drift?.version_dims) fix(['agents', agentId, 'judge_drift', 'version_dims'], o.judge_drift.version_dims);
+  }
+  return out;
 }
 
 /**
@@ -141,19 +193,12 @@ function validSections(input: unknown): Pick<PolicyFile, 'defaults' | 'agents'> 
   return { defaults: defaults.data, agents };
 }
 
+/** The `cohorts` section of a file that failed validation: as given when valid on its own, else null. */
+function validCohorts(input: unknown): PolicyFile['cohorts'] | null {
+  const raw = isMapping(input) ? input['cohorts'] : undefined;
+  if (raw === undefined) return undefined;
+  const ok = cohortsPolicySchema.partial().safeParse(raw);
+  return ok.success ? ok.data : null;
+}
+
 const isMapping = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
-
-function pickLater(o: AgentOverride): Partial<AgentPolicy> {
-  const out: Partial<AgentPolicy> = {};
-  if (o.cost_spike) out.cost_spike = o.cost_spike;
-  if (o.judge_drift) out.judge_drift = o.judge_drift;
-  if (o.budgets) out.budgets = o.budgets;
-  return out;
-}
-
-/** Drops `undefined` members so that spreading a partial never blanks a default. */
-function defined<T extends object>(o: T | undefined): { [K in keyof T]?: Exclude<T[K], undefined> } {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(o ?? {})) if (v !== undefined) out[k] = v;
-  return out as { [K in keyof T]?: Exclude<T[K], undefined> };
-}

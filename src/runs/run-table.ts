@@ -16,9 +16,10 @@ export interface RunEntry {
   userId: string;
   /** The run_start limits once seen (they may arrive after the first steps). */
   limits?: SpanLimits;
-  /** Policy caps tightened by `limits`. */
-  caps: StepCaps;
+  /** Policy caps tightened by `limits`: frozen, shared by every run of the agent with the same effective caps. */
+  caps: Readonly<StepCaps>;
   stepCapState: StepCapState;
+  /** Updated in place by the tool-loop detector (it owns the state): `snapshot()` clones it. */
   toolLoopState: ToolLoopState;
   /** Latest event time seen for the run (ms). */
   lastSeenMs: number;

@@ -1,7 +1,7 @@
+import { MISSING_DIM } from '../contracts/cohort-id.ts';
 import type { SpanEvent } from '../contracts/span.ts';
 
-/** Value of a cohort dimension the event does not carry (an attribute left unset). */
-export const MISSING_DIM = '(none)';
+export { MISSING_DIM };
 
 /** A cohort: each dimension → its value, e.g. {agent_id: "bot", model_version: "v2"}. */
 export type CohortDims = Readonly<Record<string, string>>;
@@ -20,7 +20,8 @@ export function cohortOf(event: SpanEvent, dims: readonly string[]): Record<stri
   return out;
 }
 
-function dimValue(event: SpanEvent, dim: string): string | undefined {
+/** The value of one cohort dimension on `event`, undefined when the event does not carry it. */
+export function dimValue(event: SpanEvent, dim: string): string | undefined {
   switch (dim) {
     case 'agent_id':
       return event.agent_id;

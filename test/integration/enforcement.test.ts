@@ -1,3 +1,4 @@
+import { topicsWithPrefix } from '../../src/config/env.ts';
 import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -69,7 +70,7 @@ describe('enforcement end to end: SDK agent → Kafka → pipeline → signed co
   let kafka: Kafka;
   let pipeline: PipelineConsumer;
   const id = uniqueName('enf');
-  const topics = { spans: `${id}.spans`, dlq: `${id}.dlq`, control: `${id}.control`, findings: `${id}.findings` };
+  const topics = topicsWithPrefix(id);
   const agentEnv = {
     AGENT_BROKERS: kafkaBrokers().join(','),
     AGENT_KEY: `k1:${secret}`,

@@ -1,3 +1,4 @@
+import { topicsEnv, topicsWithPrefix } from '../../src/config/env.ts';
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Kafka } from 'kafkajs';
@@ -20,16 +21,13 @@ describe('ingestion survives SIGKILL mid-stream without duplicate or missing row
   let kafka: Kafka;
   let store: Store;
   const id = uniqueName('crash');
-  const topics = { spans: `${id}.spans`, dlq: `${id}.dlq`, control: `${id}.control`, findings: `${id}.findings` };
+  const topics = topicsWithPrefix(id);
   const database = uniqueName('rw_crash');
   const env = {
     KAFKA_BROKERS: kafkaBrokers().join(','),
     CLICKHOUSE_URL: clickhouseUrl(),
     CLICKHOUSE_DATABASE: database,
-    RUNWARDEN_TOPIC_SPANS: topics.spans,
-    RUNWARDEN_TOPIC_DLQ: topics.dlq,
-    RUNWARDEN_TOPIC_CONTROL: topics.control,
-    RUNWARDEN_TOPIC_FINDINGS: topics.findings,
+    ...topicsEnv(topics),
   };
 
   beforeAll(async () => {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Kafka } from 'kafkajs';
 import { z } from 'zod';
 import { createIngestConsumer } from '../../consumers/ingest.ts';
-import type { Topics } from '../../src/config/env.ts';
+import { type Topics, topicsWithPrefix } from '../../src/config/env.ts';
 import { DLQ_HEADERS } from '../../src/ingest/dlq.ts';
 import { createKafka } from '../../src/kafka/client.ts';
 import { waitForCatchUp } from '../../src/kafka/lag.ts';
@@ -26,7 +26,7 @@ describe('ingestion: agent.spans → ClickHouse and the DLQ (real Kafka, real Cl
 
   beforeAll(async () => {
     const id = uniqueName('ingest');
-    topics = { spans: `${id}.spans`, dlq: `${id}.dlq`, control: `${id}.control`, findings: `${id}.findings` };
+    topics = topicsWithPrefix(id);
     kafka = createKafka({ brokers: kafkaBrokers(), clientId: 'rw-test', ssl: false });
     await ensureTopics(kafka, defaultTopicSpecs(topics, 4));
     store = await createServerStore({ url: clickhouseUrl(), database: uniqueName('rw_test') });

@@ -1,3 +1,4 @@
+import { topicsEnv, topicsWithPrefix } from '../../src/config/env.ts';
 import type { ChildProcess } from 'node:child_process';
 import type { Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -83,7 +84,7 @@ describe('the detection pipeline on the real broker and ClickHouse', () => {
 
   it('sends exactly the signed commands replay computes, audits them, and heartbeats', async () => {
     const id = uniqueName('pipe');
-    const topics = { spans: `${id}.spans`, dlq: `${id}.dlq`, control: `${id}.control`, findings: `${id}.findings` };
+    const topics = topicsWithPrefix(id);
     await ensureTopics(kafka, defaultTopicSpecs(topics, 4));
     const fleet = simulateFleet({ runs: 400, seed: 5, startMs: Date.now() - 3_600_000, runawayShare: 0.1 });
     // Duplicates (a producer retry) and a bad message must change nothing.
@@ -137,29 +138,31 @@ describe('the detection pipeline on the real broker and ClickHouse', () => {
 
   it('SIGKILL mid-stream and restart: every command exactly as one clean pass, none lost', async () => {
     const id = uniqueName('pipecrash');
-    const topics = { spans: `${id}.spans`, dlq: `${id}.dlq`, control: `${id}.control`, findings: `${id}.findings` };
+    const topics = topicsWithPrefix(id);
     await ensureTopics(kafka, defaultTopicSpecs(topics, 4));
     const crashDb = uniqueName('rw_pipecrash');
     const fleet = simulateFleet({ runs: 1_200, seed: 23, startMs: Date.now() - 3_600_000, runawayShare: 0.1 });
     const want = expected(fleet.events);
-    await produce(kafka, topics.spans, fleet.events);
+    // The warden reads a live stream: a first part is there before it starts, then a trickle,
+    // and the last RESERVE events come only once it was killed, so that the kill lands mid-stream
+    // (live runs span it, events processed since the last commit) however fast the warden is.
+    const FIRST_PART = 6_000;
+    const RESERVE = 1_000;
+    const events = fleet.events;
+    await produce(kafka, topics.spans, events.slice(0, FIRST_PART));
     const groupId = `${id}-detect`;
     const env = {
       ...process.env,
       KAFKA_BROKERS: kafkaBrokers().join(','),
       CLICKHOUSE_URL: clickhouseUrl(),
       CLICKHOUSE_DATABASE: crashDb,
-      RUNWARDEN_TOPIC_SPANS: topics.spans,
-      RUNWARDEN_TOPIC_DLQ: topics.dlq,
-      RUNWARDEN_TOPIC_CONTROL: topics.control,
-      RUNWARDEN_TOPIC_FINDINGS: topics.findings,
+      ...topicsEnv(topics),
       RUNWARDEN_HMAC_KEYS: `k1:${keyRing.keys['k1']}`,
       LOG_LEVEL: 'warn',
     };
     const warden = (): ChildProcess => spawnWarden(['start', '--stages', 'detect', '--group-prefix', id], env);
     const admin = kafka.admin();
     await admin.connect();
-    const ends = new Map((await admin.fetchTopicOffsets(topics.spans)).map((p) => [p.partition, BigInt(p.high)]));
     /** Processed high-water marks in the committed metadata, summed over partitions. */
     const processed = async () => {
       const [entry] = await admin.fetchOffsets({ groupId, topics: [topics.spans] });
@@ -167,17 +170,38 @@ describe('the detection pipeline on the real broker and ClickHouse', () => {
       for (const p of entry?.partitions ?? []) n += parseCommitMetadata(p.metadata) ?? 0n;
       return n;
     };
-    const total = [...ends.values()].reduce((a, b) => a + b, 0n);
+    const total = BigInt(events.length);
 
     try {
+      let killed = false;
+      let next = FIRST_PART;
+      const trickle = (async () => {
+        const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+        await producer.connect();
+        try {
+          while (!killed && next < events.length - RESERVE) {
+            const upto = Math.min(next + 100, events.length - RESERVE);
+            await producer.send({ topic: topics.spans, acks: -1, messages: events.slice(next, upto).map((e) => ({ key: e.run_id, value: JSON.stringify(e) })) });
+            next = upto;
+            await new Promise((r) => setTimeout(r, 100));
+          }
+        } finally {
+          await producer.disconnect();
+        }
+      })();
       const first = warden();
       const exited = new Promise((r) => first.once('exit', r));
-      // Kill once a first commit landed but well before the end: live runs span the crash.
-      await until('a first commit', async () => (await processed()) > 0n, 120_000);
+      // Kill once a commit landed while the warden reads the trickle: live runs span the crash.
+      await until('a first commit past the first part', async () => (await processed()) > BigInt(FIRST_PART), 120_000);
       first.kill('SIGKILL');
+      killed = true;
       await exited;
+      await trickle;
       const atCrash = await processed();
       expect(atCrash).toBeLessThan(total);
+      await produce(kafka, topics.spans, events.slice(next));
+      const ends = await admin.fetchTopicOffsets(topics.spans);
+      expect(ends.reduce((n, p) => n + BigInt(p.high), 0n)).toBe(total);
 
       const second = warden();
       const stopped = new Promise((r) => second.once('exit', r));

@@ -6,16 +6,15 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { spanEventSchema } from '../../src/contracts/span.ts';
-import { createEmbeddedStore } from '../../src/store/embedded-store.ts';
 import { StoreClosedError, StoreConnectionError, StoreQueryError, StoreRowError } from '../../src/store/errors.ts';
 import { migrate, MIGRATIONS_DIR, MigrationChangedError } from '../../src/store/migrate.ts';
 import { openStore } from '../../src/store/open-store.ts';
 import { dlqToRow, spanToRow } from '../../src/store/rows.ts';
-import { createServerStore } from '../../src/store/server-store.ts';
 import { supports } from '../../src/store/server-version.ts';
 import { sqlString } from '../../src/store/sql-literal.ts';
 import type { Store } from '../../src/store/store.ts';
 import { clickhouseUrl, uniqueName } from '../support/services.ts';
+import { storeEngines } from '../support/store-engines.ts';
 import {
   dateTimeOf,
   expectedQueryResults,
@@ -36,45 +35,7 @@ const TABLES = ['cohort_minute', 'control_commands', 'dlq_events', 'findings', '
 const anyRow = z.record(z.string(), z.unknown());
 type Row = z.infer<typeof anyRow>;
 
-interface Opened {
-  store: Store;
-  dispose(): Promise<void>;
-}
-
-/**
- * The two Store adapters, each on a fresh database: the ClickHouse server (18.16 in CI) gets a
- * unique database per test; chdb (26.x, in process) a fresh temporary data folder per test. libchdb
- * holds one data folder per process, so each embedded store is closed before the next one opens.
- */
-const engines: Array<{ name: string; open(): Promise<Opened> }> = [
-  {
-    name: 'server',
-    async open() {
-      const store = await createServerStore({ url: clickhouseUrl(), database: uniqueName('rw_store') });
-      return {
-        store,
-        async dispose() {
-          await store.exec(`DROP DATABASE IF EXISTS ${store.database}`);
-          await store.close();
-        },
-      };
-    },
-  },
-  {
-    name: 'embedded',
-    async open() {
-      const dir = await mkdtemp(join(tmpdir(), 'rw-store-'));
-      const store = await createEmbeddedStore({ path: dir, database: uniqueName('rw_store') });
-      return {
-        store,
-        async dispose() {
-          await store.close();
-          await rm(dir, { recursive: true, force: true });
-        },
-      };
-    },
-  },
-];
+const engines = storeEngines('rw_store');
 
 /** The analyst queries, by file name without `.sql`. */
 async function analystQueries(): Promise<Map<string, string>> {

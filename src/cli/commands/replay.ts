@@ -3,7 +3,7 @@ import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import type { Command } from 'commander';
 import { decodeSpan, type DlqReason } from '../../ingest/decode.ts';
-import { createPerRunStage } from '../../engine/per-run-stage.ts';
+import { createEmbeddedEngine } from '../../engine/embedded-engine.ts';
 import type { KeyRing } from '../../control/sign.ts';
 import { createContext, loadConfiguredPolicy } from '../context.ts';
 import { CliError, EXIT } from '../exit-codes.ts';
@@ -23,15 +23,16 @@ interface ReplayOptions {
 export function registerReplay(program: Command, env: Record<string, string | undefined>): void {
   program
     .command('replay')
-    .description('embedded mode: run the detectors over span events (JSON Lines) with no Kafka or ClickHouse; print the control commands they would send')
+    .description('embedded mode: run the per-run and cohort detectors over span events (JSON Lines) with no Kafka or ClickHouse; print the control commands they would send')
     .argument('<file>', 'JSON Lines of span events, or - for stdin')
     .option('--findings', 'interleave the findings (runwarden.finding/v1) with the commands, in the order they arise')
     .option('--policy <file>', 'policy file (YAML or JSON); default RUNWARDEN_POLICY, else built-in defaults')
     .addHelpText(
       'after',
       `
-Deterministic: event time drives every window, issued_at and ts; the same input gives the same
-output bytes. Bad lines are reported on stderr and skipped (as the DLQ would take them); the
+Every detector runs: per run (step-cap, tool-loop) and per cohort (cost-spike, judge-drift, fed
+the cohort partials of every event as it is applied). Deterministic: event time drives every
+window, issued_at and ts; the same input gives the same output bytes. Bad lines are reported on stderr and skipped (as the DLQ would take them); the
 future-timestamp check is off, since it would depend on the wall clock. Commands are signed with
 RUNWARDEN_HMAC_KEYS when set, else with a fixed public key id "replay".
 Exit code 0 unless the input could not be read (4).`,
@@ -39,7 +40,7 @@ Exit code 0 unless the input could not be read (4).`,
     .action(async (file: string, opts: ReplayOptions) => {
       const ctx = createContext(env);
       const policy = await loadConfiguredPolicy(ctx, opts.policy);
-      const stage = createPerRunStage({ policy, keyRing: ctx.config.hmac ?? REPLAY_KEY_RING });
+      const engine = createEmbeddedEngine({ policy, keyRing: ctx.config.hmac ?? REPLAY_KEY_RING });
       const input: Readable = file === '-' ? process.stdin : createReadStream(file);
       const out = createLineWriter(process.stdout);
       const bad: Partial<Record<DlqReason, number>> = {};
@@ -62,7 +63,7 @@ Exit code 0 unless the input could not be read (4).`,
             continue;
           }
           valid++;
-          for (const { finding, command } of stage.apply(decoded.event)) {
+          for (const { finding, command } of engine.apply(decoded.event)) {
             rules[`${finding.detector}/${finding.rule}`] = (rules[`${finding.detector}/${finding.rule}`] ?? 0) + 1;
             if (opts.findings) await out.write(JSON.stringify(finding));
             if (command) {
@@ -78,10 +79,11 @@ Exit code 0 unless the input could not be read (4).`,
 
       const badTotal = Object.values(bad).reduce((a, b) => a + (b ?? 0), 0);
       const summary = [
-        `replayed ${lines} lines: ${valid} events, ${badTotal} bad${badTotal ? ` (${fmt(bad)})` : ''}, ${stage.duplicates} duplicates dropped`,
+        `replayed ${lines} lines: ${valid} events, ${badTotal} bad${badTotal ? ` (${fmt(bad)})` : ''}, ${engine.perRun.duplicates} duplicates dropped`,
         `findings: ${fmt(rules) || 'none'}`,
         `commands: ${fmt(actions) || 'none'}`,
-        `runs still open: ${stage.runs.size}`,
+        `runs still open: ${engine.perRun.runs.size}`,
+        `cohorts: ${engine.partials} partials, ${engine.cohort.size} detector states live, ${engine.cohort.evicted} dropped as idle`,
       ];
       process.stderr.write(`${summary.join('\n')}\n`);
     });

@@ -1,11 +1,12 @@
 import type { Command } from 'commander';
 import { createIngestConsumer, type IngestConsumer } from '../../../consumers/ingest.ts';
 import { createPipelineConsumer, type PipelineConsumer } from '../../../consumers/pipeline.ts';
+import { startBudgetStage, type BudgetStage } from '../../budgets/budget-stage.ts';
 import { migrate } from '../../store/migrate.ts';
 import { connectKafka, createContext, loadConfiguredPolicy, openConfiguredStore, requireKeyRing, untilShutdownSignal } from '../context.ts';
 import { CliError, EXIT } from '../exit-codes.ts';
 
-const STAGES = ['ingest', 'detect'] as const;
+const STAGES = ['ingest', 'detect', 'budgets'] as const;
 type Stage = (typeof STAGES)[number];
 
 interface StartOptions {
@@ -21,14 +22,14 @@ export function registerStart(program: Command, env: Record<string, string | und
     .description('run the consumers against Kafka and ClickHouse until SIGINT/SIGTERM')
     .option('--group-prefix <prefix>', 'consumer group prefix', 'runwarden')
     .option('--policy <file>', 'policy file (YAML or JSON); default RUNWARDEN_POLICY, else built-in defaults')
-    .option('--stages <list>', `stages this process runs, comma-separated (${STAGES.join(', ')}); scale out by starting more processes`, STAGES.join(','))
+    .option('--stages <list>', `stages this process runs, comma-separated (${STAGES.join(', ')}); scale ingest and detect out by starting more processes (one budgets scheduler is enough)`, STAGES.join(','))
     .option('--heartbeat-ms <ms>', 'warden heartbeat interval on the control topic (ms)', '5000')
     .action(async (opts: StartOptions) => {
       const ctx = createContext(env);
       const stages = parseStages(opts.stages);
       // Everything that can be wrong in the input is checked before anything connects.
       const policy = await loadConfiguredPolicy(ctx, opts.policy);
-      const keyRing = stages.has('detect') ? requireKeyRing(ctx) : undefined;
+      const keyRing = stages.has('detect') || stages.has('budgets') ? requireKeyRing(ctx) : undefined;
       const heartbeatIntervalMs = Number(opts.heartbeatMs);
       if (!Number.isInteger(heartbeatIntervalMs) || heartbeatIntervalMs < 0) throw new CliError('--heartbeat-ms must be a whole number of ms (0 turns heartbeats off)', EXIT.usage);
 
@@ -43,7 +44,7 @@ export function registerStart(program: Command, env: Record<string, string | und
       if (stages.has('ingest')) {
         ingest = createIngestConsumer({ kafka, sink: store, topics: ctx.config.topics, logger: ctx.logger, groupId: `${opts.groupPrefix}-ingest`, priceTable: policy.pricing });
       }
-      if (keyRing) {
+      if (keyRing && stages.has('detect')) {
         pipeline = createPipelineConsumer({
           kafka,
           sink: store,
@@ -56,9 +57,14 @@ export function registerStart(program: Command, env: Record<string, string | und
         });
       }
       await Promise.all([ingest?.start(), pipeline?.start()]);
+      let budgets: BudgetStage | undefined;
+      if (keyRing && stages.has('budgets')) {
+        if (policy.budgets.enabled) budgets = await startBudgetStage({ kafka, store, policy, keyRing, topics: ctx.config.topics, logger: ctx.logger });
+        else ctx.logger.info('budgets.enabled is false in the policy: the budgets stage does not run');
+      }
       ctx.logger.info({ signal: await untilShutdownSignal() }, 'shutting down');
-      // Written order, per consumer: stop fetching, flush sinks, commit offsets, disconnect; then the store.
-      await Promise.all([ingest?.stop(), pipeline?.stop()]);
+      // Written order, per stage: stop fetching (and scheduling), flush sinks, commit offsets, disconnect; then the store.
+      await Promise.all([ingest?.stop(), pipeline?.stop(), budgets?.stop()]);
       await store.close();
     });
 }

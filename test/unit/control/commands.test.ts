@@ -71,6 +71,12 @@ describe('actionForFinding', () => {
     expect(actionForFinding(finding({ severity, scope, details: { action: stated } }))).toBe(action);
   });
 
+  it.each(SEVERITIES.flatMap((severity) => scopes.map((scope) => [severity, scope] as const)))('a stated details.action none means no command (severity %s, scope %o)', (severity, scope) => {
+    const f = finding({ severity, scope, details: { action: 'none' } });
+    expect(actionForFinding(f)).toBeNull();
+    expect(commandForFinding(f, POLICY)).toBeNull();
+  });
+
   it.each([['kill_switch'], ['resume'], ['heartbeat'], ['ABORT'], [1]])('an unsupported details.action %j falls back to the severity', (stated) => {
     expect(actionForFinding(finding({ severity: 'warning', details: { action: stated } }))).toBe('warn');
   });

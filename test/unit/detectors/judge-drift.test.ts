@@ -102,8 +102,9 @@ describe('judge-drift: a new version against the one it replaced', () => {
       });
       expect(f.details?.['p_value']).toBeLessThanOrEqual(perTestAlpha(P));
       expect(f.observed).toBeLessThan(f.baseline!);
-      // Advisory only unless the canary throttle is on.
-      expect(f.details?.['action']).toBeUndefined();
+      // A finding only, no command (not even a warn), unless the canary throttle is on.
+      expect(f.details?.['action']).toBe('none');
+      expect(commandForFinding(f, { commands: COMMANDS_DEFAULTS })).toBeNull();
     }
   });
 

@@ -1,8 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { COST_SPIKE_DEFAULTS } from '../../../detectors/cost-spike.ts';
+import { JUDGE_DRIFT_DEFAULTS } from '../../../detectors/judge-drift.ts';
 import { STEP_CAP_DEFAULTS } from '../../../detectors/step-cap.ts';
 import { TOOL_LOOP_DEFAULTS } from '../../../detectors/tool-loop.ts';
 import type { SpanLimits } from '../../../src/contracts/span.ts';
+import { COHORTS_DEFAULTS } from '../../../src/policy/cohorts-policy.ts';
 import { parseDurationMs } from '../../../src/policy/duration.ts';
 import { effectiveCaps } from '../../../src/policy/effective-caps.ts';
 import { DEFAULT_POLICY, loadPolicy, parsePolicy, PolicyError, type Policy } from '../../../src/policy/policy.ts';
@@ -91,6 +94,26 @@ describe('loading YAML and JSON', () => {
     const research = resolvePolicy(p, 'research-agent');
     expect(research.tool_loop).toMatchObject({ max_differing_consecutive_warn: 10, max_differing_consecutive_abort: 50 });
     expect(research.step_cap.max_llm_calls).toBe(40);
+  });
+
+  it('merges cost_spike and judge_drift field by field, like step_cap', () => {
+    const p = parsePolicy({
+      defaults: { cost_spike: { spike_k: 8, min_spend_usd_per_minute: 2 }, judge_drift: { min_samples: 50 } },
+      agents: { bot: { cost_spike: { spike_k: 5 }, judge_drift: { canary_throttle: true, version_dims: ['model_version'] } } },
+    });
+    expect(p.defaults.cost_spike).toEqual({ ...COST_SPIKE_DEFAULTS, spike_k: 8, min_spend_usd_per_minute: 2 });
+    expect(p.defaults.judge_drift).toEqual({ ...JUDGE_DRIFT_DEFAULTS, min_samples: 50 });
+    const bot = resolvePolicy(p, 'bot');
+    expect(bot.cost_spike).toEqual({ ...COST_SPIKE_DEFAULTS, spike_k: 5, min_spend_usd_per_minute: 2 });
+    expect(bot.judge_drift).toEqual({ ...JUDGE_DRIFT_DEFAULTS, min_samples: 50, canary_throttle: true, version_dims: ['model_version'] });
+  });
+
+  it('cohorts: each view given replaces its default list; the others keep theirs', () => {
+    expect(DEFAULT_POLICY.cohorts).toEqual(COHORTS_DEFAULTS);
+    expect(COHORTS_DEFAULTS.spend).toEqual(['tenant_id', 'agent_id', 'user_id', 'model']);
+    expect(COHORTS_DEFAULTS.judge).toEqual(['agent_id', 'model_version', 'prompt_hash']);
+    const p = parsePolicy({ cohorts: { spend: ['tenant_id', 'model'], segments: ['plan_tier', 'region'] } });
+    expect(p.cohorts).toEqual({ ...COHORTS_DEFAULTS, spend: ['tenant_id', 'model'], segments: ['plan_tier', 'region'] });
   });
 
   it('an agent not listed gets the global defaults', () => {
@@ -190,7 +213,7 @@ describe('rejected policies: each issue names the path, what to change, and the 
     {
       name: 'an unknown top-level section',
       doc: { defautls: {} },
-      issues: ['(policy): unknown field "defautls"; expected one of: version, defaults, agents, runs, pricing'],
+      issues: ['(policy): unknown field "defautls"; expected one of: version, defaults, agents, runs, pricing, budgets, cohorts'],
     },
     {
       name: 'an unknown section inside an agent',
@@ -217,14 +240,36 @@ describe('rejected policies: each issue names the path, what to change, and the 
       issues: ['defaults.tool_loop.enabled: must be true or false (a YAML/JSON boolean, not a string) (got "false")'],
     },
     { name: 'a section that is not a mapping', doc: { defaults: { step_cap: 30 } }, issues: [/^defaults\.step_cap: must be a mapping with fields: enabled, max_llm_calls, .* \(got 30\)$/] },
-    { name: 'a document that is a list', doc: [1, 2], issues: ['(policy): must be a mapping with fields: version, defaults, agents, runs, pricing'] },
+    { name: 'a document that is a list', doc: [1, 2], issues: ['(policy): must be a mapping with fields: version, defaults, agents, runs, pricing, budgets, cohorts'] },
     { name: 'an unknown format version', doc: { version: 2 }, issues: ['version: must be 1 (the only policy format version) (got 2)'] },
     { name: 'an empty agent_id', doc: { agents: { '': {} } }, issues: ['agents[""]: the agent_id must not be empty (got "")'] },
     { name: 'agents that is not a mapping', doc: { agents: ['bot'] }, issues: ['agents: must be a mapping of agent_id → overrides'] },
     { name: 'a cycle period above the ring', doc: { defaults: { tool_loop: { cycle_min_period: 9 } } }, issues: ['defaults.tool_loop.cycle_min_period: must be at most 8 (got 9)'] },
     { name: 'a period-1 cycle', doc: { defaults: { tool_loop: { cycle_min_period: 1 } } }, issues: [/^defaults\.tool_loop\.cycle_min_period: must be at least 2 \(period 1 is the consecutive rule\) \(got 1\)$/] },
     { name: 'tracking too many calls', doc: { defaults: { tool_loop: { max_tracked_calls: 20_000 } } }, issues: ['defaults.tool_loop.max_tracked_calls: must be at most 10000 (got 20000)'] },
-    { name: 'a later detector section that is not a mapping', doc: { defaults: { cost_spike: 5 } }, issues: ['defaults.cost_spike: must be a mapping (got 5)'] },
+    {
+      name: 'budgets inside an agent section (budgets are top-level)',
+      doc: { defaults: { budgets: {} } },
+      issues: ['defaults: unknown field "budgets"; expected one of: step_cap, tool_loop, commands, cost_spike, judge_drift'],
+    },
+    { name: 'a cost_spike section that is not a mapping', doc: { defaults: { cost_spike: 5 } }, issues: [/^defaults\.cost_spike: must be a mapping with fields: enabled, baseline_minutes, .* \(got 5\)$/] },
+    {
+      name: 'a typo in a cost_spike field',
+      doc: { agents: { bot: { cost_spike: { spike_ratio: 3 } } } },
+      issues: [/^agents\.bot\.cost_spike: unknown field "spike_ratio"; expected one of: enabled, baseline_minutes, /],
+    },
+    { name: 'a cost_spike baseline that is too short', doc: { defaults: { cost_spike: { baseline_minutes: 5 } } }, issues: ['defaults.cost_spike.baseline_minutes: must be at least 10 (got 5)'] },
+    { name: 'a judge_drift alpha above 1', doc: { defaults: { judge_drift: { alpha: 2 } } }, issues: ['defaults.judge_drift.alpha: must be greater than 0 and at most 1 (got 2)'] },
+    { name: 'judge_drift version_dims that repeat', doc: { defaults: { judge_drift: { version_dims: ['model_version', 'model_version'] } } }, issues: ['defaults.judge_drift.version_dims: must not repeat a dimension'] },
+    { name: 'an unknown cohorts view', doc: { cohorts: { spends: ['tenant_id'] } }, issues: ['cohorts: unknown field "spends"; expected one of: spend, user, agent, judge, segments'] },
+    { name: 'an empty cohort', doc: { cohorts: { spend: [] } }, issues: ['cohorts.spend: needs at least 1 dimension'] },
+    { name: 'a cohort dimension with a comma', doc: { cohorts: { judge: ['agent_id', 'a,b'] } }, issues: ['cohorts.judge[1]: must be a dimension name: 1 to 128 letters, digits or _ . : - (got "a,b")'] },
+    { name: 'cohorts given as a string', doc: { cohorts: { segments: 'plan_tier' } }, issues: ['cohorts.segments: must be a list of dimension names (got "plan_tier")'] },
+    {
+      name: 'run-token cohorts by an attribute',
+      doc: { cohorts: { agent: ['agent_id', 'model'] } },
+      issues: ['cohorts.agent: must be owner dimensions only (agent_id, tenant_id, user_id): runs are grouped by who they belong to'],
+    },
     { name: 'a negative price', doc: { pricing: { models: { m: { input_usd_per_mtok: -1, output_usd_per_mtok: 1 } } } }, issues: ['pricing.models.m.input_usd_per_mtok: must not be negative (usd per 1M tokens) (got -1)'] },
     { name: 'an agent_id with a dot is quoted in the path', doc: { agents: { 'bot.v2': { step_cap: { max_llm_calls: 0 } } } }, issues: ['agents["bot.v2"].step_cap.max_llm_calls: must be a positive integer (got 0)'] },
   ];
@@ -271,10 +316,61 @@ describe('cross-field checks say which field to change', () => {
         'agents.broken.tool_loop.max_differing_consecutive_abort: must be at least max_differing_consecutive_warn (3): raise it or lower the warn limit; got 2 (value inherited from defaults)',
       ],
     },
+    {
+      name: 'cost_spike history longer than its baseline',
+      doc: { defaults: { cost_spike: { min_history_minutes: 90 } } },
+      issues: ['defaults.cost_spike.min_history_minutes: must be at most baseline_minutes (60): lower it or raise baseline_minutes; got 90'],
+    },
+    {
+      name: 'an agent cost_spike baseline below the inherited history says the value is inherited',
+      doc: { agents: { bot: { cost_spike: { baseline_minutes: 10 } } } },
+      issues: ['agents.bot.cost_spike.min_history_minutes: must be at most baseline_minutes (10): lower it or raise baseline_minutes; got 15 (value inherited from defaults)'],
+    },
+    {
+      name: 'judge_drift windows that are not whole buckets',
+      doc: { agents: { bot: { judge_drift: { bucket_minutes: 50, recent_minutes: 300 } } } },
+      issues: [
+        'agents.bot.judge_drift.reference_minutes: must be a multiple of bucket_minutes (50); got 10080 (value inherited from defaults)',
+        'agents.bot.judge_drift.anchor_minutes: must be a multiple of bucket_minutes (50); got 4320 (value inherited from defaults)',
+      ],
+    },
+    {
+      name: 'judge cohorts without a built-in version dimension',
+      doc: { cohorts: { judge: ['agent_id', 'model_version'] } },
+      issues: ['cohorts.judge: must include every dimension of judge_drift.version_dims (model_version, prompt_hash): add prompt_hash or set defaults.judge_drift.version_dims'],
+    },
+    {
+      name: 'default version dimensions outside the judge cohorts',
+      doc: { defaults: { judge_drift: { version_dims: ['model_version', 'region'] } } },
+      issues: ['defaults.judge_drift.version_dims: must be dimensions of cohorts.judge (agent_id, model_version, prompt_hash): add region to cohorts.judge or remove it here'],
+    },
+    {
+      name: 'an agent’s version dimensions outside the judge cohorts',
+      doc: { cohorts: { judge: ['agent_id', 'model_version', 'prompt_hash', 'tool_defs_hash'] }, agents: { bot: { judge_drift: { version_dims: ['tool_defs_hash', 'model', 'env'] } } } },
+      issues: [
+        'agents.bot.judge_drift.version_dims: must be dimensions of cohorts.judge (agent_id, model_version, prompt_hash, tool_defs_hash): add model, env to cohorts.judge or remove them here',
+      ],
+    },
+    {
+      name: 'a segment that is already a judge dimension',
+      doc: { cohorts: { segments: ['plan_tier', 'model_version'] } },
+      issues: ['cohorts.segments: must not repeat a dimension of cohorts.judge (model_version): it is already in every judge cohort'],
+    },
+    {
+      name: 'cross-field problems of cohorts are listed alongside schema errors elsewhere',
+      doc: { runs: { max_runs: 0 }, cohorts: { segments: ['agent_id'] } },
+      issues: ['runs.max_runs: must be a positive integer (got 0)', 'cohorts.segments: must not repeat a dimension of cohorts.judge (agent_id): it is already in every judge cohort'],
+    },
   ];
 
   it.each(cases)('$name', ({ doc, issues }) => {
     expect(issuesOf(doc)).toEqual(issues);
+  });
+
+  it('an invalid cohorts section is reported once, not checked against the version dimensions', () => {
+    expect(issuesOf({ cohorts: { judge: 'agent_id' }, defaults: { judge_drift: { version_dims: ['region'] } } })).toEqual([
+      'cohorts.judge: must be a list of dimension names (got "agent_id")',
+    ]);
   });
 
   it('equal warn and abort limits are accepted', () => {
