@@ -164,7 +164,7 @@ async function main(): Promise<number> {
     runs,
     quality,
     incidents: scores.flatMap((s) => s.incidents.map((i) => ({ seed: s.seed, ...i }))),
-    false_alarm_samples: scores.flatMap((s) => s.false_alarm_samples.slice(0, 5).map((f) => ({ seed: s.seed, ...f }))),
+    false_alarm_samples: scores.flatMap((s) => s.false_alarm_samples.map((f) => ({ seed: s.seed, ...f }))),
   };
   mkdirSync(dirname(outPath), { recursive: true });
   writeFileSync(outPath, `${JSON.stringify(out, null, 2)}\n`);

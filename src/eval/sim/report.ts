@@ -22,8 +22,9 @@ export function renderSimQuality(q: SimQuality): string {
     'coarse only': k.coarse_only,
     'delay p50': formatDelay(k.delay_s.median),
     'delay p90': formatDelay(k.delay_s.p90),
+    // e.g. "3× 1/8 (1/5)": detected / incidents, and in brackets those above the detector's floor.
     'by magnitude': Object.entries(k.by_magnitude)
-      .map(([m, r]) => `${m}${unitOf(kind)} ${ratio(r)}`)
+      .map(([m, r]) => `${m}${unitOf(kind)} ${ratio(r)}${r.above_floor ? ` (${ratio(r.above_floor)})` : ''}`)
       .join(', '),
     'above floor': k.above_floor ? ratio(k.above_floor) : '',
   }));

@@ -73,11 +73,14 @@ export interface RuleTally {
   quiet_unit_days: number;
 }
 
+/** A false alarm, enough to judge it: where, when, and how far past its threshold. */
 export interface FindingBrief {
   ts: number;
   rule: string;
   scope: string;
   cohort?: Record<string, string>;
+  observed: number;
+  threshold: number;
 }
 
 export interface ScenarioScore {
@@ -88,11 +91,11 @@ export interface ScenarioScore {
   rules: Record<string, RuleTally>;
   /** Findings of the detectors not scored here (per-run ones), by `detector/rule`. */
   unscored: Record<string, number>;
-  /** The first false alarms, to read. */
+  /** The first false alarms of each rule (at most SAMPLES_PER_RULE), to read. */
   false_alarm_samples: FindingBrief[];
 }
 
-const SAMPLES = 20;
+const SAMPLES_PER_RULE = 5;
 
 /**
  * Scores the findings of one simulated fleet against its ground truth (pure).
@@ -159,7 +162,9 @@ export function scoreScenario(truth: GroundTruth, findings: readonly Finding[], 
       continue;
     }
     t.false_alarms++;
-    if (samples.length < SAMPLES) samples.push({ ts: f.ts, rule: `${f.detector}/${f.rule}`, scope: `${f.scope.kind}:${f.scope.id}`, ...(f.cohort ? { cohort: f.cohort } : {}) });
+    if (t.false_alarms <= SAMPLES_PER_RULE) {
+      samples.push({ ts: f.ts, rule: `${f.detector}/${f.rule}`, scope: `${f.scope.kind}:${f.scope.id}`, ...(f.cohort ? { cohort: f.cohort } : {}), observed: f.observed, threshold: f.threshold });
+    }
   }
 
   const exposure = quietUnitDays(truth, tolerance);

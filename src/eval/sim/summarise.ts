@@ -10,12 +10,17 @@ export interface RecallFigures {
   delay_s: { median: number | null; p90: number | null; max: number | null };
 }
 
+export interface MagnitudeFigures extends RecallFigures {
+  /** The incidents of this magnitude above the detector's floor (see KindSummary.above_floor). */
+  above_floor?: RecallFigures;
+}
+
 export interface KindSummary extends RecallFigures {
   /** Not detected on the incident's cohort, but an expected rule fired on a coarser consistent one. */
   coarse_only: number;
   /** Recall of each expected rule alone. */
   rule_recall: Record<string, number>;
-  by_magnitude: Record<string, RecallFigures>;
+  by_magnitude: Record<string, MagnitudeFigures>;
   /** Incidents split by the detector's absolute floor (magnitude × baseline vs floor; see ScoreOptions.floors). */
   above_floor?: RecallFigures;
   below_floor?: RecallFigures;
@@ -59,6 +64,12 @@ export function recallOf(outcomes: readonly IncidentOutcome[]): RecallFigures {
   };
 }
 
+function magnitudeOf(outcomes: readonly IncidentOutcome[]): MagnitudeFigures {
+  const figures: MagnitudeFigures = recallOf(outcomes);
+  if (outcomes.some((o) => o.above_floor !== undefined)) figures.above_floor = recallOf(outcomes.filter((o) => o.above_floor === true));
+  return figures;
+}
+
 /** Pools the scores of several fleets: incidents are concatenated, rule tallies and unit-days summed. */
 export function summarise(scores: readonly ScenarioScore[]): SimQuality {
   const outcomes = scores.flatMap((s) => s.incidents);
@@ -71,7 +82,7 @@ export function summarise(scores: readonly ScenarioScore[]): SimQuality {
       ...recallOf(own),
       coarse_only: own.filter((o) => !o.first && o.coarse).length,
       rule_recall: Object.fromEntries(rules.map((r) => [r, round(own.filter((o) => o.by_rule[r]).length / own.length)])),
-      by_magnitude: Object.fromEntries(magnitudes.map((m) => [String(m), recallOf(own.filter((o) => o.magnitude === m))])),
+      by_magnitude: Object.fromEntries(magnitudes.map((m) => [String(m), magnitudeOf(own.filter((o) => o.magnitude === m))])),
     };
     if (own.some((o) => o.above_floor !== undefined)) {
       summary.above_floor = recallOf(own.filter((o) => o.above_floor === true));

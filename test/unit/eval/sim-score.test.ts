@@ -123,6 +123,7 @@ describe('sim scorer', () => {
     expect(score.rules['judge-drift/recent_drop']).toMatchObject({ findings: 2, related: 1, false_alarms: 1 });
     expect(score.unscored).toEqual({ 'step-cap/tokens_abort': 1 });
     expect(score.false_alarm_samples.map((f) => f.rule)).toEqual(['cost-spike/spend_spike', 'cost-spike/spend_spike', 'judge-drift/recent_drop']);
+    expect(score.false_alarm_samples[0]).toMatchObject({ scope: `cohort:${cohortId(c000)}`, observed: 1, threshold: 0 });
 
     // Quiet traffic: 3 cohort-days less the spike (2 min + 5 min tolerance) on c000 and the burst (5 + 5 min) on c001 (user u2).
     expect(score.rules['cost-spike/spend_spike']?.quiet_unit_days).toBeCloseTo(3 - 17 / 1440, 9);
@@ -135,7 +136,8 @@ describe('sim scorer', () => {
     const q = summarise([score, { ...score, seed: 2 }]);
     expect(q.incidents).toBe(8);
     expect(q.by_kind.spend_spike).toMatchObject({ incidents: 2, detected: 2, recall: 1, delay_s: { median: 45, p90: 45, max: 45 }, rule_recall: { spend_spike: 1, spend_sustained: 1 } });
-    expect(q.by_kind.spend_spike?.by_magnitude['10']?.recall).toBe(1);
+    expect(q.by_kind.spend_spike?.by_magnitude['10']).toMatchObject({ recall: 1, above_floor: { incidents: 2, detected: 2 } });
+    expect(q.by_kind.llm_rate_burst?.by_magnitude['10']?.above_floor).toMatchObject({ incidents: 0, recall: null });
     expect(q.by_kind.spend_spike?.above_floor?.detected).toBe(2);
     expect(q.by_kind.judge_segment_drop).toMatchObject({ detected: 0, recall: 0, coarse_only: 2 });
     expect(q.by_rule['cost-spike/spend_spike']?.false_alarms).toBe(4);
@@ -143,7 +145,7 @@ describe('sim scorer', () => {
     expect(q.by_rule['judge-drift/decline']).toMatchObject({ findings: 0, false_alarms: 0, false_alarms_per_unit_day: 0 });
     const text = renderSimQuality(q);
     expect(text).toContain('spend_spike');
-    expect(text).toContain('10× 2/2');
+    expect(text).toContain('10× 2/2 (2/2)');
   });
 
   it('scores a simulated fleet: a perfect detector has recall 1 and no false alarm; alarms on quiet cohorts are counted', () => {
