@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Admin, Consumer, Kafka, Message, Producer } from 'kafkajs';
 import type { Topics } from '../src/config/env.ts';
-import { createReliableProducer } from '../src/kafka/client.ts';
+import { createReliableProducer, createTransactionalProducer } from '../src/kafka/client.ts';
 import { createOrderedSender, type OrderedSenderMetrics } from '../src/kafka/ordered-sender.ts';
 import type { ControlCommand } from '../src/contracts/control.ts';
 import type { Finding } from '../src/contracts/finding.ts';
@@ -115,7 +115,7 @@ export function createPipelineConsumer(options: PipelineOptions): PipelineConsum
   const forwardPartials = options.forwardPartials ?? true;
   /** Commits offsets, with the partials they cover, in one transaction (only when forwarding partials). */
   const committer: Producer | undefined = forwardPartials
-    ? kafka.producer({ transactionalId: `${groupId}-${wardenId}`, idempotent: true, maxInFlightRequests: 1, transactionTimeout: TRANSACTION_TIMEOUT_MS })
+    ? createTransactionalProducer(kafka, `${groupId}-${wardenId}`, TRANSACTION_TIMEOUT_MS)
     : undefined;
   /** Partials of the recorded commit points, coalesced per (view, cohort, minute) until the next commit. */
   let pendingPartials = createPartialBuffer();
