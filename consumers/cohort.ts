@@ -5,7 +5,7 @@ import type { KeyRing } from '../src/control/sign.ts';
 import { createCohortStage, type CohortStage } from '../src/engine/cohort-stage.ts';
 import type { Emission } from '../src/engine/per-run-stage.ts';
 import { createBatchWriter, type BatchWriter, type TableSink } from '../src/ingest/batch-writer.ts';
-import { createReliableProducer } from '../src/kafka/client.ts';
+import { createReliableProducer, createTransactionalProducer } from '../src/kafka/client.ts';
 import { readLatestByKey } from '../src/kafka/latest-by-key.ts';
 import { CHECKPOINT_MAX_BYTES } from '../src/kafka/topics.ts';
 import type { Logger } from '../src/log.ts';
@@ -97,12 +97,7 @@ export function createCohortConsumer(options: CohortConsumerOptions): CohortCons
   const instanceId = options.instanceId ?? randomUUID().slice(0, 8);
   const consumer: Consumer = kafka.consumer({ groupId, sessionTimeout: 30_000, heartbeatInterval: 3_000, maxWaitTimeInMs: 500, readUncommitted: false });
   const producer: Producer = createReliableProducer(kafka);
-  const checkpointer: Producer = kafka.producer({
-    transactionalId: `${groupId}-${instanceId}`,
-    idempotent: true,
-    maxInFlightRequests: 1,
-    transactionTimeout: TRANSACTION_TIMEOUT_MS,
-  });
+  const checkpointer: Producer = createTransactionalProducer(kafka, `${groupId}-${instanceId}`, TRANSACTION_TIMEOUT_MS);
   const writer: BatchWriter = createBatchWriter({ sink: options.sink, logger, maxRows: 1_000, flushIntervalMs: 1_000 });
   const stats: CohortConsumerStats = { partials: 0, skipped: 0, invalid: 0, findings: 0, commands: {}, checkpoints: 0, restoredPartitions: 0 };
   const exclusive = createMutex();

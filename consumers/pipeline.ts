@@ -1,13 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type { Admin, Consumer, Kafka, Message, Producer } from 'kafkajs';
 import type { Topics } from '../src/config/env.ts';
-import { createReliableProducer } from '../src/kafka/client.ts';
+import { createReliableProducer, createTransactionalProducer } from '../src/kafka/client.ts';
 import { createOrderedSender, type OrderedSenderMetrics } from '../src/kafka/ordered-sender.ts';
 import type { ControlCommand } from '../src/contracts/control.ts';
 import type { Finding } from '../src/contracts/finding.ts';
 import { heartbeatCommand } from '../src/control/operator.ts';
 import { signCommand, type KeyRing } from '../src/control/sign.ts';
 import { createPartitionProgress, parseCommitMetadata, type PartitionProgress } from '../src/engine/partition-progress.ts';
+import { createPartialBuffer } from '../src/engine/partial-buffer.ts';
+import { partialRoutingKey } from '../src/engine/partial-routing.ts';
 import { createPerRunStage, type PerRunStage } from '../src/engine/per-run-stage.ts';
 import { createBatchWriter, type BatchWriter, type TableSink } from '../src/ingest/batch-writer.ts';
 import { decodeSpan } from '../src/ingest/decode.ts';
@@ -15,6 +17,7 @@ import type { Logger } from '../src/log.ts';
 import type { Policy } from '../src/policy/policy.ts';
 import { commandToRow, findingToRow } from '../src/store/rows.ts';
 import { retry } from '../src/util/retry.ts';
+import type { CohortPartial } from '../src/windows/cohort-partial.ts';
 
 export interface PipelineOptions {
   kafka: Kafka;
@@ -34,6 +37,11 @@ export interface PipelineOptions {
   /** Wall clock for heartbeats and the decoder's future check (injected in tests). */
   now?: () => number;
   fromBeginning?: boolean;
+  /**
+   * Forward per-cohort partials to the partials topic for the cohort stage (default true). They
+   * travel in a Kafka transaction with the offset commit: see commit().
+   */
+  forwardPartials?: boolean;
   /** Called after every batch with the running totals (tests and metrics await progress with it). */
   onProgress?: (stats: Readonly<PipelineStats>) => void;
 }
@@ -50,6 +58,8 @@ export interface PipelineStats {
   heartbeats: number;
   commits: number;
   liveRuns: number;
+  /** Cohort partials forwarded (committed) to the cohort stage. */
+  partials: number;
   /** Background delivery of findings and commands (cumulative; see src/kafka/ordered-sender.ts). */
   delivery: OrderedSenderMetrics;
 }
@@ -68,6 +78,9 @@ interface PartitionState {
 
 /** Longest idle fetch (ms); the fetch loop counts as stuck after missing a few of them. */
 const FETCH_MAX_WAIT_MS = 500;
+
+/** A commit transaction must finish within this (ms); the broker aborts one a crashed warden left open after it. */
+const TRANSACTION_TIMEOUT_MS = 10_000;
 
 /**
  * Events handled between two commit points (and hand-overs of findings that carry no command).
@@ -99,6 +112,13 @@ export function createPipelineConsumer(options: PipelineOptions): PipelineConsum
     maxWaitTimeInMs: FETCH_MAX_WAIT_MS,
   });
   const producer: Producer = createReliableProducer(kafka);
+  const forwardPartials = options.forwardPartials ?? true;
+  /** Commits offsets, with the partials they cover, in one transaction (only when forwarding partials). */
+  const committer: Producer | undefined = forwardPartials
+    ? createTransactionalProducer(kafka, `${groupId}-${wardenId}`, TRANSACTION_TIMEOUT_MS)
+    : undefined;
+  /** Partials of the recorded commit points, coalesced per (view, cohort, minute) until the next commit. */
+  let pendingPartials = createPartialBuffer();
   const admin: Admin = kafka.admin();
   const writer: BatchWriter = createBatchWriter({ sink: options.sink, logger, maxRows: 1_000, flushIntervalMs: options.commitIntervalMs ?? 1_000 });
   const stats: PipelineStats = {
@@ -111,6 +131,7 @@ export function createPipelineConsumer(options: PipelineOptions): PipelineConsum
     heartbeats: 0,
     commits: 0,
     liveRuns: 0,
+    partials: 0,
     get delivery() {
       return sender.metrics();
     },
@@ -142,7 +163,7 @@ export function createPipelineConsumer(options: PipelineOptions): PipelineConsum
     committed ??= fetchCommitted();
     const restoreUntil = (await committed).get(partition);
     const progress = createPartitionProgress(restoreUntil);
-    const stage = createPerRunStage({ policy, keyRing, onEvict: (entry) => progress.evicted(entry.runId) });
+    const stage = createPerRunStage({ policy, keyRing, partials: forwardPartials, onEvict: (entry) => progress.evicted(entry.runId) });
     const state = { stage, progress };
     partitions.set(partition, state);
     if (restoreUntil !== undefined) log.info({ partition, restoreUntil: String(restoreUntil) }, 'rebuilding run state from the committed offset');
@@ -180,24 +201,49 @@ export function createPipelineConsumer(options: PipelineOptions): PipelineConsum
    * acknowledged and its audit rows are with the writer (the marker runs after them, in order),
    * and only if the group generation it was taken in is still the current one.
    */
-  function markCommitPoint(partition: number, gen: number, point: { offset: string; metadata: string }): Promise<void> {
+  function markCommitPoint(partition: number, gen: number, point: { offset: string; metadata: string }, partials: readonly CohortPartial[]): Promise<void> {
     return sender.enqueue(undefined, () => {
-      if (gen === generation) pendingCommits.set(partition, point);
+      if (gen !== generation) return;
+      pendingCommits.set(partition, point);
+      for (const partial of partials) pendingPartials.add(partial);
     });
   }
+
 
   /** Commits what is safe: the commit points taken before the audit rows they cover were flushed. */
   function commit(): Promise<void> {
     committing = committing.then(async () => {
       if (pendingCommits.size === 0) return;
       const snapshot = pendingCommits;
+      const partials = pendingPartials;
       const gen = generation;
       pendingCommits = new Map();
+      pendingPartials = createPartialBuffer();
       await writer.flush();
       if (gen !== generation) return; // partitions moved meanwhile: the new owner rebuilds from the last commit
       const offsets = [...snapshot].map(([partition, point]) => ({ topic: topics.spans, partition, ...point }));
       try {
-        await consumer.commitOffsets(offsets);
+        if (committer) {
+          // Partials and offsets together or not at all: a crash before the commit leaves the
+          // partials invisible to the cohort stage (read_committed), and the restart forwards them
+          // again from the last committed high-water mark; a crash after it never forwards them twice.
+          const forwarded = partials.drain();
+          const tx = await committer.transaction();
+          try {
+            if (forwarded.length > 0) {
+              await tx.send({ topic: topics.partials, acks: -1, messages: forwarded.map((p) => ({ key: partialRoutingKey(p, policy), value: JSON.stringify(p) })) });
+            }
+            await tx.sendOffsets({ consumerGroupId: groupId, topics: [{ topic: topics.spans, partitions: offsets.map(({ partition, offset, metadata }) => ({ partition, offset, metadata })) }] });
+            await tx.commit();
+          } catch (err) {
+            await tx.abort().catch(() => undefined);
+            if (gen === generation) for (const p of forwarded) pendingPartials.add(p);
+            throw err;
+          }
+          stats.partials += forwarded.length;
+        } else {
+          await consumer.commitOffsets(offsets);
+        }
         stats.commits++;
       } catch (err) {
         // A rebalance in progress: the next join rebuilds from the last successful commit.
@@ -222,13 +268,14 @@ export function createPipelineConsumer(options: PipelineOptions): PipelineConsum
 
   return {
     async start() {
-      await Promise.all([consumer.connect(), producer.connect(), admin.connect()]);
+      await Promise.all([consumer.connect(), producer.connect(), admin.connect(), committer?.connect()]);
       await consumer.subscribe({ topic: topics.spans, fromBeginning: options.fromBeginning ?? true });
       consumer.on(consumer.events.GROUP_JOIN, () => {
         // Fetching resumes from the committed offsets: drop state so it is rebuilt, never double-applied.
         generation++;
         partitions = new Map();
         pendingCommits = new Map();
+        pendingPartials = createPartialBuffer();
         committed = undefined;
         // After a failed send (which stopped the fetch loop), start over from the committed offsets.
         sender.reset();
@@ -268,7 +315,8 @@ export function createPipelineConsumer(options: PipelineOptions): PipelineConsum
               if (lastOffset === undefined || gen !== generation) return;
               resolveOffset(lastOffset);
               const point = progress.commitPoint();
-              if (point) await markCommitPoint(batch.partition, gen, point);
+              const partials = stage.drainPartials();
+              if (point) await markCommitPoint(batch.partition, gen, point, partials);
               await heartbeat();
             };
             let last: string | undefined;
@@ -286,6 +334,8 @@ export function createPipelineConsumer(options: PipelineOptions): PipelineConsum
                 if (isNew && stage.runs.get(event.run_id) !== undefined) progress.opened(event.run_id, offset);
                 if (progress.isRestoring(offset)) {
                   stats.restored++;
+                  // Forwarded before the restart, in a committed transaction: rebuild the state only.
+                  if (forwardPartials) stage.drainPartials();
                 } else {
                   for (const e of emissions) {
                     findings.push(e.finding);
@@ -331,7 +381,7 @@ export function createPipelineConsumer(options: PipelineOptions): PipelineConsum
       await consumer.stop();
       stopping.abort();
       await writer.close();
-      await Promise.allSettled([consumer.disconnect(), producer.disconnect(), admin.disconnect()]);
+      await Promise.allSettled([consumer.disconnect(), producer.disconnect(), admin.disconnect(), committer?.disconnect()]);
       log.info({ stats }, 'pipeline consumer stopped');
     },
 

@@ -35,3 +35,18 @@ export function createKafka(options: KafkaConfig, logger?: Logger): Kafka {
 export function createReliableProducer(kafka: Kafka, maxRetryTimeMs = 30_000): Producer {
   return kafka.producer({ idempotent: true, maxInFlightRequests: 1, retry: { retries: Number.MAX_SAFE_INTEGER, maxRetryTime: maxRetryTimeMs } });
 }
+
+/**
+ * A transactional producer (checkpoints and partials committed atomically with consumer offsets).
+ * `transactionalId` should be stable across restarts of the same process slot, so that a restart
+ * fences the transaction a crashed predecessor left open; the broker aborts one after `timeoutMs`.
+ */
+export function createTransactionalProducer(kafka: Kafka, transactionalId: string, timeoutMs: number, maxRetryTimeMs = 30_000): Producer {
+  return kafka.producer({
+    transactionalId,
+    transactionTimeout: timeoutMs,
+    idempotent: true,
+    maxInFlightRequests: 1,
+    retry: { retries: Number.MAX_SAFE_INTEGER, maxRetryTime: maxRetryTimeMs },
+  });
+}

@@ -1,12 +1,13 @@
 import type { Command } from 'commander';
 import { createIngestConsumer, type IngestConsumer } from '../../../consumers/ingest.ts';
+import { createCohortConsumer, type CohortConsumer } from '../../../consumers/cohort.ts';
 import { createPipelineConsumer, type PipelineConsumer } from '../../../consumers/pipeline.ts';
 import { startBudgetStage, type BudgetStage } from '../../budgets/budget-stage.ts';
 import { migrate } from '../../store/migrate.ts';
 import { connectKafka, createContext, loadConfiguredPolicy, openConfiguredStore, requireKeyRing, untilShutdownSignal } from '../context.ts';
 import { CliError, EXIT } from '../exit-codes.ts';
 
-const STAGES = ['ingest', 'detect', 'budgets'] as const;
+const STAGES = ['ingest', 'detect', 'cohort', 'budgets'] as const;
 type Stage = (typeof STAGES)[number];
 
 interface StartOptions {
@@ -14,6 +15,7 @@ interface StartOptions {
   policy?: string;
   stages: string;
   heartbeatMs: string;
+  instanceId?: string;
 }
 
 export function registerStart(program: Command, env: Record<string, string | undefined>): void {
@@ -24,12 +26,17 @@ export function registerStart(program: Command, env: Record<string, string | und
     .option('--policy <file>', 'policy file (YAML or JSON); default RUNWARDEN_POLICY, else built-in defaults')
     .option('--stages <list>', `stages this process runs, comma-separated (${STAGES.join(', ')}); scale ingest and detect out by starting more processes (one budgets scheduler is enough)`, STAGES.join(','))
     .option('--heartbeat-ms <ms>', 'warden heartbeat interval on the control topic (ms)', '5000')
+    .option(
+      '--instance-id <id>',
+      'names this process in heartbeats and its Kafka transactions; keep it stable across restarts of the same process slot so that a restart fences what a crashed predecessor left open (default: random)',
+    )
     .action(async (opts: StartOptions) => {
       const ctx = createContext(env);
       const stages = parseStages(opts.stages);
       // Everything that can be wrong in the input is checked before anything connects.
       const policy = await loadConfiguredPolicy(ctx, opts.policy);
-      const keyRing = stages.has('detect') || stages.has('budgets') ? requireKeyRing(ctx) : undefined;
+      const keyRing = stages.has('detect') || stages.has('cohort') || stages.has('budgets') ? requireKeyRing(ctx) : undefined;
+      if (opts.instanceId !== undefined && !/^[A-Za-z0-9._-]{1,64}$/.test(opts.instanceId)) throw new CliError('--instance-id: 1 to 64 letters, digits, ".", "_" or "-"', EXIT.usage);
       const heartbeatIntervalMs = Number(opts.heartbeatMs);
       if (!Number.isInteger(heartbeatIntervalMs) || heartbeatIntervalMs < 0) throw new CliError('--heartbeat-ms must be a whole number of ms (0 turns heartbeats off)', EXIT.usage);
 
@@ -41,6 +48,7 @@ export function registerStart(program: Command, env: Record<string, string | und
       });
       let ingest: IngestConsumer | undefined;
       let pipeline: PipelineConsumer | undefined;
+      let cohort: CohortConsumer | undefined;
       if (stages.has('ingest')) {
         ingest = createIngestConsumer({ kafka, sink: store, topics: ctx.config.topics, logger: ctx.logger, groupId: `${opts.groupPrefix}-ingest`, priceTable: policy.pricing });
       }
@@ -54,9 +62,22 @@ export function registerStart(program: Command, env: Record<string, string | und
           keyRing,
           groupId: `${opts.groupPrefix}-detect`,
           heartbeatIntervalMs,
+          ...(opts.instanceId ? { wardenId: opts.instanceId } : {}),
         });
       }
-      await Promise.all([ingest?.start(), pipeline?.start()]);
+      if (keyRing && stages.has('cohort')) {
+        cohort = createCohortConsumer({
+          kafka,
+          sink: store,
+          topics: ctx.config.topics,
+          logger: ctx.logger,
+          policy,
+          keyRing,
+          groupId: `${opts.groupPrefix}-cohort`,
+          ...(opts.instanceId ? { instanceId: opts.instanceId } : {}),
+        });
+      }
+      await Promise.all([ingest?.start(), pipeline?.start(), cohort?.start()]);
       let budgets: BudgetStage | undefined;
       if (keyRing && stages.has('budgets')) {
         if (policy.budgets.enabled) budgets = await startBudgetStage({ kafka, store, policy, keyRing, topics: ctx.config.topics, logger: ctx.logger });
@@ -64,7 +85,7 @@ export function registerStart(program: Command, env: Record<string, string | und
       }
       ctx.logger.info({ signal: await untilShutdownSignal() }, 'shutting down');
       // Written order, per stage: stop fetching (and scheduling), flush sinks, commit offsets, disconnect; then the store.
-      await Promise.all([ingest?.stop(), pipeline?.stop(), budgets?.stop()]);
+      await Promise.all([ingest?.stop(), pipeline?.stop(), cohort?.stop(), budgets?.stop()]);
       await store.close();
     });
 }
