@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { createServer } from 'node:net';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 
@@ -19,11 +20,29 @@ export default async function setup(): Promise<() => Promise<void>> {
     if (await dockerAnswers()) {
       const tc = await import('testcontainers');
       if (needKafka) {
+        // The broker must advertise the address clients reach it on, known only once a host port
+        // is chosen: take a free one first and bind the container's listener to it.
+        const port = await freePort();
         const kafka = await new tc.GenericContainer('apache/kafka:4.1.1')
-          .withExposedPorts(9092)
+          .withExposedPorts({ container: 9092, host: port })
+          .withEnvironment({
+            KAFKA_NODE_ID: '1',
+            KAFKA_PROCESS_ROLES: 'broker,controller',
+            KAFKA_LISTENERS: 'PLAINTEXT://:9092,CONTROLLER://:9093,INTERNAL://:19092',
+            KAFKA_ADVERTISED_LISTENERS: `PLAINTEXT://127.0.0.1:${port},INTERNAL://localhost:19092`,
+            KAFKA_LISTENER_SECURITY_PROTOCOL_MAP: 'CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,INTERNAL:PLAINTEXT',
+            KAFKA_INTER_BROKER_LISTENER_NAME: 'INTERNAL',
+            KAFKA_CONTROLLER_LISTENER_NAMES: 'CONTROLLER',
+            KAFKA_CONTROLLER_QUORUM_VOTERS: '1@localhost:9093',
+            KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR: '1',
+            // The pipeline and the cohort stage commit with Kafka transactions.
+            KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR: '1',
+            KAFKA_TRANSACTION_STATE_LOG_MIN_ISR: '1',
+            KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS: '0',
+          })
           .withWaitStrategy(tc.Wait.forLogMessage(/Kafka Server started/))
           .start();
-        process.env.KAFKA_BROKERS = `${kafka.getHost()}:${kafka.getMappedPort(9092)}`;
+        process.env.KAFKA_BROKERS = `127.0.0.1:${port}`;
         stops.push(() => kafka.stop());
       }
       if (needClickhouse) {
@@ -53,4 +72,17 @@ async function dockerAnswers(): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/** A TCP port free on the loopback interface right now. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
 }
