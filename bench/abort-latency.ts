@@ -1,6 +1,7 @@
 /**
  * Abort latency under load (`npm run bench` runs it through bench/run.ts; alone:
- * `node --import tsx bench/abort-latency.ts [--levels 1000,5000,10000] [--aborts 1000] [--sink clickhouse|memory]`).
+ * `node --import tsx bench/abort-latency.ts [--levels 1000,5000,10000] [--aborts 1000] [--sink clickhouse|memory]
+ * [--warden-node-flags='--cpu-prof --cpu-prof-dir=DIR']`).
  *
  * Three processes, as in production: this one is the agent (SDK guard, span producers), a forked
  * warden runs the detect stage (bench/warden.ts), a forked fleet produces the background load
@@ -43,6 +44,8 @@ export interface AbortLatencyOptions {
   tickMs: number;
   /** After the last trigger of a level, how long to wait for the aborts still to come (ms). */
   drainMs: number;
+  /** Extra node flags for the warden process (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`, `--trace-gc`); figures taken so are not comparable. */
+  wardenNodeFlags?: string[];
   log: (line: string) => void;
 }
 
@@ -79,6 +82,8 @@ export interface LevelResult {
   /** The path split by the command's Kafka CreateTime (ms resolution): send → warden produced the abort, and → guard. */
   path_split_ms: { trigger_to_command: Summary; command_to_guard: Summary };
   pipeline_lag_events: { median: number; max: number; samples: number };
+  /** How late the warden's event loop ran a timer (ms): how long I/O (a fetch response, a send's ack) can wait behind its work. Per 500 ms sample: the median of the samples' p50 and p99, the worst p99 and the maximum. */
+  warden_event_loop_delay_ms: { p50_median: number; p99_median: number; p99_max: number; max: number };
   /** Median lag divided by the achieved rate: roughly how long an event waits behind the backlog. */
   pipeline_lag_ms_estimate: number;
   warden_live_runs_at_end: number;
@@ -120,7 +125,15 @@ export interface AbortLatencyResult {
   spans_partitions: number;
   background_runaway_share: number;
   levels: LevelResult[];
-  raw: Array<{ target_events_per_s: number; latency_ms: number[]; baseline_ms: number[] }>;
+  /** Samples (not in latest.json): each abort's send time (ms from the level's start) and latency, and the warden's reports over time. */
+  raw: Array<{
+    target_events_per_s: number;
+    latency_ms: number[];
+    baseline_ms: number[];
+    sent_at_ms: number[];
+    warden: Array<{ at_ms: number; lag: number; loop_delay_max_ms: number; cpu_ms: number; events: number }>;
+    fleet: Array<{ at_ms: number; acked: number; sends: number; cpu_ms: number }>;
+  }>;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -145,13 +158,17 @@ export async function benchAbortLatency(o: AbortLatencyOptions): Promise<AbortLa
     secret: keyRing.keys.bench,
     heartbeatIntervalMs: 5_000,
   };
-  const warden = forkBench<WardenReady | WardenReport>('warden.ts', wardenConfig, 'warden');
+  const warden = forkBench<WardenReady | WardenReport>('warden.ts', wardenConfig, 'warden', o.wardenNodeFlags ?? []);
   let wardenNow: WardenReport | undefined;
   let lagSamples: number[] | undefined;
+  let delaySamples: WardenReport['loopDelayMs'][] | undefined;
+  let series: WardenReport[] = [];
   warden.onReport((r) => {
     if (r.type !== 'warden') return;
     wardenNow = r;
     lagSamples?.push(r.lag);
+    delaySamples?.push(r.loopDelayMs);
+    series.push(r);
   });
 
   try {
@@ -168,16 +185,23 @@ export async function benchAbortLatency(o: AbortLatencyOptions): Promise<AbortLa
       const fleetConfig: FleetConfig = { brokers: o.brokers, topic: topics.spans, eventsPerSecond: rate, tickMs: o.tickMs, prefix: `${id}-f${rate}`, seed: rate, runawayShare: o.runawayShare };
       const fleet = forkBench<FleetReport>('fleet-producer.ts', fleetConfig, `fleet@${rate}/s`);
       let fleetNow: FleetReport | undefined;
-      fleet.onReport((r) => (fleetNow = r));
+      const fleetSeries: FleetReport[] = [];
+      fleet.onReport((r) => {
+        fleetNow = r;
+        fleetSeries.push(r);
+      });
       try {
         await fleet.first('fleet');
         await sleep(o.warmupMs);
         await agent.runAborts(o.warmupAborts, `${id}-w${rate}`);
         const start = snapshot(fleetNow, wardenNow);
         lagSamples = [];
+        delaySamples = [];
+        series = [];
         o.log(`level ${rate}/s: measuring ${o.abortsPerLevel} aborts (warden lag now ${wardenNow?.lag ?? '?'} events)`);
         let end: Snapshot | undefined;
         let lags: number[] = [];
+        let delays: WardenReport['loopDelayMs'][] = [];
         const batch = await agent.runAborts(o.abortsPerLevel, `${id}-r${rate}`, {
           // The window (rate, lag, CPU) closes with the last trigger; the fleet stops before the
           // wait for the aborts still to come, so that a saturated warden can work off its backlog.
@@ -185,13 +209,23 @@ export async function benchAbortLatency(o: AbortLatencyOptions): Promise<AbortLa
             end = snapshot(fleetNow, wardenNow);
             lags = lagSamples ?? [];
             lagSamples = undefined;
+            delays = delaySamples ?? [];
+            delaySamples = undefined;
             await fleet.stop();
           },
           drainMs: o.drainMs,
         });
-        const level = levelResult(rate, batch, start, end ?? snapshot(fleetNow, wardenNow), lags, o.drainMs);
+        const level = levelResult(rate, batch, start, end ?? snapshot(fleetNow, wardenNow), lags, delays, o.drainMs);
         levels.push(level);
-        raw.push({ target_events_per_s: rate, latency_ms: batch.aborts.map((a) => round(a.latencyMs, 3)), baseline_ms: batch.baselineMs.map((b) => round(b, 3)) });
+        const t0 = start.agent.atMs;
+        raw.push({
+          target_events_per_s: rate,
+          latency_ms: batch.aborts.map((a) => round(a.latencyMs, 3)),
+          baseline_ms: batch.baselineMs.map((b) => round(b, 3)),
+          sent_at_ms: batch.aborts.map((a) => Math.round(a.wallSendMs - t0)),
+          warden: series.map((r) => ({ at_ms: r.proc.atMs - t0, lag: r.lag, loop_delay_max_ms: round(r.loopDelayMs.max), cpu_ms: Math.round(r.proc.cpuMs), events: r.processed })),
+          fleet: fleetSeries.filter((r) => r.proc.atMs >= t0).map((r) => ({ at_ms: r.proc.atMs - t0, acked: r.acked, sends: r.sends, cpu_ms: Math.round(r.proc.cpuMs) })),
+        });
         o.log(
           `level ${rate}/s: achieved ${level.achieved_events_per_s}/s, abort p50 ${level.abort_latency_ms.p50} p99 ${level.abort_latency_ms.p99} ms, ` +
             `baseline p50 ${level.baseline_rtt_ms.p50} p99 ${level.baseline_rtt_ms.p99} ms, lag median ${level.pipeline_lag_events.median} events, ` +
@@ -241,7 +275,15 @@ function servicePct(a: number | undefined, b: number | undefined, wallMs: number
   return a === undefined || b === undefined ? null : Math.round(((b - a) / wallMs) * 100);
 }
 
-function levelResult(rate: number, batch: AbortBatch, start: Snapshot, end: Snapshot, lags: number[], drainMs: number): LevelResult {
+function levelResult(
+  rate: number,
+  batch: AbortBatch,
+  start: Snapshot,
+  end: Snapshot,
+  lags: number[],
+  delays: WardenReport['loopDelayMs'][],
+  drainMs: number,
+): LevelResult {
   const need = <T>(x: T | undefined, what: string): T => {
     if (x === undefined) throw new Error(`bench: no ${what} report in the window`);
     return x;
@@ -298,6 +340,12 @@ function levelResult(rate: number, batch: AbortBatch, start: Snapshot, end: Snap
       command_to_guard: summarize(batch.legs.map((l) => l.commandToGuardMs)),
     },
     pipeline_lag_events: { median: lagMedian, max: Math.max(...lags), samples: lags.length },
+    warden_event_loop_delay_ms: {
+      p50_median: round(median(delays.map((d) => d.p50))),
+      p99_median: round(median(delays.map((d) => d.p99))),
+      p99_max: round(Math.max(...delays.map((d) => d.p99))),
+      max: round(Math.max(...delays.map((d) => d.max))),
+    },
     pipeline_lag_ms_estimate: Math.round((lagMedian / Math.max(1, achieved)) * 1_000),
     warden_live_runs_at_end: w1.liveRuns,
     warden_commands_in_window: commands,
@@ -332,6 +380,7 @@ async function main(): Promise<void> {
       'warmup-ms': { type: 'string', default: '5000' },
       'runaway-share': { type: 'string', default: '0.05' },
       out: { type: 'string' },
+      'warden-node-flags': { type: 'string' },
     },
   });
   if (values.sink !== 'clickhouse' && values.sink !== 'memory') throw new Error('--sink must be clickhouse or memory');
@@ -346,6 +395,7 @@ async function main(): Promise<void> {
     partitions: 8,
     tickMs: 10,
     drainMs: 60_000,
+    ...(values['warden-node-flags'] ? { wardenNodeFlags: values['warden-node-flags'].split(' ').filter(Boolean) } : {}),
     log: (line) => process.stderr.write(`[abort-latency] ${line}\n`),
   });
   const json = `${JSON.stringify(result, null, 2)}\n`;

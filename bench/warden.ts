@@ -5,6 +5,7 @@
  * dropped at the end) or, with `clickhouseUrl: null`, an in-memory sink.
  * Reports its progress and the spans topic's lag every LAG_SAMPLE_MS.
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { TableSink } from '../src/ingest/batch-writer.ts';
 import { createPipelineConsumer } from '../consumers/pipeline.ts';
 import { createKafka } from '../src/kafka/client.ts';
@@ -44,6 +45,10 @@ const pipeline = createPipelineConsumer({
 });
 const admin = kafka.admin();
 await admin.connect();
+const LOOP_SAMPLE_MS = 5;
+const loopDelay = monitorEventLoopDelay({ resolution: LOOP_SAMPLE_MS });
+const lateMs = (ns: number) => Math.max(0, ns / 1e6 - LOOP_SAMPLE_MS);
+loopDelay.enable();
 await pipeline.start();
 process.send?.({ type: 'ready', sink: sinkName } satisfies WardenReady);
 
@@ -61,9 +66,12 @@ async function report(): Promise<void> {
     commands: s.commands,
     heartbeats: s.heartbeats,
     timings: timings(),
+    // The histogram holds the intervals between the 5 ms samples: the delay is what exceeds 5 ms.
+    loopDelayMs: { p50: lateMs(loopDelay.percentile(50)), p99: lateMs(loopDelay.percentile(99)), max: lateMs(loopDelay.max) },
     delivery: s.delivery,
     proc: procSample(),
   } satisfies WardenReport);
+  loopDelay.reset();
 }
 let reporting = false;
 const timer = setInterval(() => {

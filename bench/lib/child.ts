@@ -11,10 +11,10 @@ export interface Child<R extends { type: string }> {
   stop(timeoutMs?: number): Promise<void>;
 }
 
-/** Forks `bench/<file>` with `config` as its one argument (JSON). */
-export function forkBench<R extends { type: string }>(file: string, config: object, name: string): Child<R> {
+/** Forks `bench/<file>` with `config` as its one argument (JSON); `nodeFlags` go to its node (e.g. `--cpu-prof`). */
+export function forkBench<R extends { type: string }>(file: string, config: object, name: string, nodeFlags: string[] = []): Child<R> {
   const path = fileURLToPath(new URL(`../${file}`, import.meta.url));
-  const proc = fork(path, [JSON.stringify(config)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const proc = fork(path, [JSON.stringify(config)], { execArgv: [...nodeFlags, '--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const listeners: Array<(r: R) => void> = [];
   proc.on('message', (m) => {
     for (const l of listeners) l(m as R);

@@ -27,6 +27,8 @@ export interface WardenReport {
   commands: Record<string, number>;
   heartbeats: number;
   timings: WardenTimings;
+  /** Event-loop delay since the previous report (ms; perf_hooks.monitorEventLoopDelay, sampled every 5 ms). */
+  loopDelayMs: { p50: number; p99: number; max: number };
   /** The pipeline's background delivery: queue waits, acks, backpressure on the fetch loop. */
   delivery: OrderedSenderMetrics;
   proc: ProcSample;

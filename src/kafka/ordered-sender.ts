@@ -8,6 +8,8 @@ export interface OrderedSenderOptions {
   maxQueuedMessages?: number;
   /** A send takes whole entries up to about this many value bytes (default 512 KiB; one entry is never split). */
   maxBatchBytes?: number;
+  /** A lazy entry goes out with the next send, or on its own once it has waited this long (ms, default 50). */
+  lazyMaxWaitMs?: number;
 }
 
 /** Cumulative figures of the background delivery (ms and counts). */
@@ -34,8 +36,10 @@ export interface OrderedSender {
    * Resolves as soon as the entry is queued (waiting only while the queue is full); rejects once
    * a send has failed: nothing queued after a failed send is sent, no later `after` runs.
    */
-  enqueue(topicMessages: TopicMessages[] | undefined, after?: () => void | Promise<void>): Promise<void>;
-  /** Resolves once everything queued so far is sent and its `after` has run, or a send has failed. */
+  enqueue(topicMessages: TopicMessages[] | undefined, after?: () => void | Promise<void>, options?: { lazy?: boolean }): Promise<void>;
+  /** True while an entry that is not lazy waits for the send in flight. */
+  urgentWaiting(): boolean;
+  /** Resolves once everything queued so far (lazy entries too) is sent and its `after` has run, or a send has failed. */
   drain(): Promise<void>;
   /** The error that stopped the sender, if one did. */
   readonly failure: unknown;
@@ -50,6 +54,7 @@ interface Entry {
   bytes: number;
   after: (() => void | Promise<void>) | undefined;
   queuedAt: number;
+  lazy: boolean;
 }
 
 /**
@@ -57,12 +62,18 @@ interface Entry {
  * time: while one batch is in flight, later entries gather and go out together in the next one.
  * The callers go on while their messages travel, and learn when they are safe through `after`
  * (for the pipeline: when a commit point may be taken). Only one request is ever in flight, so
- * the idempotent producer's order and deduplication hold as with awaited sends.
+ * the idempotent producer's order and deduplication hold as with awaited sends. A lazy entry
+ * (nothing urgent in it) starts no send of its own before `lazyMaxWaitMs`: it rides along with
+ * the next urgent one, which saves requests (each one costs the producer and the broker CPU).
  */
 export function createOrderedSender(options: OrderedSenderOptions): OrderedSender {
   const maxQueued = options.maxQueuedMessages ?? 5_000;
   const maxBatchBytes = options.maxBatchBytes ?? 512 * 1024;
+  const lazyMaxWaitMs = options.lazyMaxWaitMs ?? 50;
   let queue: Entry[] = [];
+  /** Entries queued, not lazy, not yet taken into a send. */
+  let urgent = 0;
+  let lazyTimer: NodeJS.Timeout | undefined;
   let head = 0;
   let queued = 0;
   let active = false;
@@ -76,11 +87,18 @@ export function createOrderedSender(options: OrderedSenderOptions): OrderedSende
     for (const w of list) w();
   };
 
+  function kick(): void {
+    if (active) return;
+    active = true;
+    void run();
+  }
+
   function fail(err: unknown): void {
     failed = true;
     failure = err;
     queue = [];
     head = 0;
+    urgent = 0;
     const room = roomWaiters;
     roomWaiters = [];
     wake(room);
@@ -105,6 +123,18 @@ export function createOrderedSender(options: OrderedSenderOptions): OrderedSende
           }
           continue;
         }
+        if (urgent === 0 && idleWaiters.length === 0) {
+          // Only lazy entries (and what is behind them) wait: they go with the next urgent send,
+          // or once the oldest has waited long enough; unless someone is draining the queue.
+          const wait = first.queuedAt + lazyMaxWaitMs - performance.now();
+          if (wait > 0) {
+            lazyTimer ??= setTimeout(() => {
+              lazyTimer = undefined;
+              kick();
+            }, wait);
+            return;
+          }
+        }
         // Whole entries, in order, up to the byte budget (at least one).
         let end = head;
         let bytes = 0;
@@ -113,6 +143,7 @@ export function createOrderedSender(options: OrderedSenderOptions): OrderedSende
           const e = queue[end] as Entry;
           bytes += e.bytes;
           count += e.count;
+          if (e.count > 0 && !e.lazy) urgent--;
           end++;
         }
         const entries = queue.slice(head, end);
@@ -161,9 +192,11 @@ export function createOrderedSender(options: OrderedSenderOptions): OrderedSende
       }
     } finally {
       active = false;
-      const idle = idleWaiters;
-      idleWaiters = [];
-      wake(idle);
+      if (failed || head >= queue.length) {
+        const idle = idleWaiters;
+        idleWaiters = [];
+        wake(idle);
+      }
     }
   }
 
@@ -172,7 +205,7 @@ export function createOrderedSender(options: OrderedSenderOptions): OrderedSende
   }
 
   return {
-    async enqueue(topicMessages, after) {
+    async enqueue(topicMessages, after, enqueueOptions) {
       if (failed) throw stopped();
       let count = 0;
       let bytes = 0;
@@ -186,16 +219,18 @@ export function createOrderedSender(options: OrderedSenderOptions): OrderedSende
         m.backpressureMs += performance.now() - t0;
         if (failed) throw stopped();
       }
-      queue.push({ topicMessages, count, bytes, after, queuedAt: performance.now() });
+      const lazy = enqueueOptions?.lazy === true;
+      queue.push({ topicMessages, count, bytes, after, queuedAt: performance.now(), lazy });
       queued += count;
-      if (!active) {
-        active = true;
-        void run();
-      }
+      if (count > 0 && !lazy) urgent++;
+      kick();
     },
+    urgentWaiting: () => urgent > 0,
     drain() {
-      if (!active) return Promise.resolve();
-      return new Promise<void>((r) => idleWaiters.push(r));
+      if (!active && (failed || head >= queue.length)) return Promise.resolve();
+      const drained = new Promise<void>((r) => idleWaiters.push(r));
+      kick();
+      return drained;
     },
     get failure() {
       return failure;
@@ -205,6 +240,7 @@ export function createOrderedSender(options: OrderedSenderOptions): OrderedSende
       failed = false;
       failure = undefined;
       queued = 0;
+      urgent = 0;
     },
     metrics: () => ({ ...m, queued }),
   };

@@ -208,6 +208,8 @@ describe('decodeSpan rejects bad input (SPEC §6) with the reason and a message 
     // far-future timestamps
     ['ts 1 ms past the future limit', JSON.stringify({ ...runEnd, ts: NOW + DEFAULT_MAX_FUTURE_MS + 1 }), 'future_timestamp', 'ts'],
     ['ISO ts in 2099', JSON.stringify({ ...runEnd, ts: '2099-01-01T00:00:00+01:00' }), 'future_timestamp', 'ts 2098-12-31T23:00:00.000Z'],
+    // beyond what a Date holds (8.64e15) but a safe integer: the message must not throw
+    ['ts 2^53 - 1', JSON.stringify({ ...runEnd, ts: Number.MAX_SAFE_INTEGER }), 'future_timestamp', 'ts 9007199254740991 (epoch ms)'],
     // oversize (> 256 KiB), counted in UTF-8 bytes
     ['oversize string', JSON.stringify({ ...runEnd, pad: 'x'.repeat(MAX_MESSAGE_BYTES) }), 'oversize', `limit is ${MAX_MESSAGE_BYTES}`],
     ['oversize bytes', new Uint8Array(MAX_MESSAGE_BYTES + 1).fill(0x20), 'oversize', `${MAX_MESSAGE_BYTES + 1} bytes`],

@@ -149,10 +149,58 @@ describe('ordered sender', () => {
     expect(log).toEqual(['after 4']);
   });
 
+  it('a lazy entry starts no send: it goes with the next urgent one, or alone after lazyMaxWaitMs, or when drained', async () => {
+    const p = fakeProducer();
+    const sender = createOrderedSender({ send: (b) => p.send(b), lazyMaxWaitMs: 30 });
+    const log: string[] = [];
+    await sender.enqueue(msgs('f', 'lazy-1'), () => void log.push('after lazy-1'), { lazy: true });
+    await sender.enqueue(undefined, () => void log.push('marker'));
+    await tick();
+    expect(p.calls).toHaveLength(0);
+    expect(sender.urgentWaiting()).toBe(false);
+    // An urgent entry takes the lazy one along, in order.
+    await sender.enqueue(msgs('c', 'cmd-1'), () => void log.push('after cmd-1'));
+    await tick();
+    expect(p.calls.map((c) => values(c.batch))).toEqual([['f:lazy-1', 'c:cmd-1']]);
+    p.calls[0]?.ack();
+    await tick();
+    expect(log).toEqual(['after lazy-1', 'marker', 'after cmd-1']);
+    // Alone, it goes once it has waited lazyMaxWaitMs.
+    const t0 = Date.now();
+    await sender.enqueue(msgs('f', 'lazy-2'), undefined, { lazy: true });
+    while (p.calls.length < 2) await new Promise((r) => setTimeout(r, 2));
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(25);
+    p.calls[1]?.ack();
+    await sender.drain();
+    // drain() sends lazy entries at once.
+    await sender.enqueue(msgs('f', 'lazy-3'), undefined, { lazy: true });
+    const drained = sender.drain();
+    await tick();
+    expect(p.calls).toHaveLength(3);
+    p.calls[2]?.ack();
+    await drained;
+    expect(sender.metrics().queued).toBe(0);
+  });
+
+  it('urgentWaiting: an urgent entry behind the send in flight', async () => {
+    const p = fakeProducer();
+    const sender = createOrderedSender({ send: (b) => p.send(b) });
+    await sender.enqueue(msgs('c', '1'));
+    await tick();
+    expect(sender.urgentWaiting()).toBe(false);
+    await sender.enqueue(msgs('c', '2'));
+    expect(sender.urgentWaiting()).toBe(true);
+    p.calls[0]?.ack();
+    await tick();
+    expect(sender.urgentWaiting()).toBe(false);
+    p.calls[1]?.ack();
+    await sender.drain();
+  });
+
   it('property: per topic, messages go out in queue order, each once, and every `after` runs after its ack, in order', async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.array(fc.record({ topic: fc.constantFrom('a', 'b', 'c'), n: fc.nat(3), marker: fc.boolean() }), { maxLength: 40 }),
+        fc.array(fc.record({ topic: fc.constantFrom('a', 'b', 'c'), n: fc.nat(3), marker: fc.boolean(), lazy: fc.boolean() }), { maxLength: 40 }),
         fc.array(fc.nat(3), { maxLength: 60 }),
         fc.integer({ min: 1, max: 8 }),
         async (plan, pauses, maxQueued) => {
@@ -164,6 +212,7 @@ describe('ordered sender', () => {
               for (const tm of b) for (const m of tm.messages) acked.add(String(m.value));
             },
             maxQueuedMessages: maxQueued,
+            lazyMaxWaitMs: 1,
           });
           // Acknowledge every send after a few ticks, in the background.
           let done = false;
@@ -182,10 +231,14 @@ describe('ordered sender', () => {
           for (const [index, step] of plan.entries()) {
             const values = Array.from({ length: step.n }, () => String(id++));
             if (step.n > 0) (expected[step.topic] ??= []).push(...values);
-            await sender.enqueue(step.n > 0 ? msgs(step.topic, ...values) : undefined, () => {
-              for (const v of values) if (!acked.has(v)) throw new Error(`after ran before ${v} was acknowledged`);
-              afterLog.push(index);
-            });
+            await sender.enqueue(
+              step.n > 0 ? msgs(step.topic, ...values) : undefined,
+              () => {
+                for (const v of values) if (!acked.has(v)) throw new Error(`after ran before ${v} was acknowledged`);
+                afterLog.push(index);
+              },
+              { lazy: step.lazy },
+            );
             if (step.marker) await sender.enqueue(undefined);
           }
           await sender.drain();
