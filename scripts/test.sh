@@ -25,6 +25,9 @@ mkdir -p .runwarden
 results=.runwarden/test-results.json
 rm -f "$results"
 status=0
-npx vitest run --reporter=default --reporter=json --outputFile.json="$results" "$@" || status=$?
+# No arguments: the unit and integration projects (`npm run test:chaos` passes `--project chaos`).
+args=("$@")
+[ ${#args[@]} -eq 0 ] && args=(--project unit --project integration)
+npx vitest run --reporter=default --reporter=json --outputFile.json="$results" "${args[@]}" || status=$?
 node scripts/test-summary.mjs "$results" || status=1
 exit $status
