@@ -1,4 +1,4 @@
-import { mergePartials, partialStateKey, type CohortPartial } from '../windows/cohort-partial.ts';
+import { mergeInto, partialStateKey, type CohortPartial } from '../windows/cohort-partial.ts';
 
 /** Cohort partials coalesced per (view, cohort, minute) until the caller drains them. */
 export interface PartialBuffer {
@@ -17,16 +17,32 @@ export interface PartialBuffer {
  */
 export function createPartialBuffer(): PartialBuffer {
   let pending = new Map<string, CohortPartial>();
+  /**
+   * Keys whose partial is the buffer's own copy, merged into in place (mergeInto: no cohort id
+   * and no new lists per merge, the hot path of the per-run stage). A partial handed to add() is
+   * the caller's, so it is copied before the first merge, never changed.
+   */
+  let owned = new Set<string>();
   return {
     add(partial, stateKey = partialStateKey(partial)) {
       const key = `${stateKey}@${partial.minute}`;
-      const had = pending.get(key);
-      pending.set(key, had === undefined ? partial : mergePartials(had, partial));
+      let had = pending.get(key);
+      if (had === undefined) {
+        pending.set(key, partial);
+        return;
+      }
+      if (!owned.has(key)) {
+        had = { ...had, top_runs: had.top_runs.map((r) => ({ ...r })) };
+        pending.set(key, had);
+        owned.add(key);
+      }
+      mergeInto(had, partial);
     },
     drain() {
       if (pending.size === 0) return [];
       const out = [...pending.values()];
       pending = new Map();
+      owned = new Set();
       return out;
     },
     get size() {

@@ -147,6 +147,42 @@ export function mergePartials(a: CohortPartial, b: CohortPartial): CohortPartial
 }
 
 /**
+ * Folds `b` into `target` in place: the same result as `mergePartials(target, b)`, field for
+ * field and in the same order of float additions, without the allocations. The caller owns
+ * `target` (nobody else holds it) and has checked that both are of one view, cohort and minute
+ * (the partial buffer's key says so); `b` is left as it was.
+ */
+export function mergeInto(target: CohortPartial, b: CohortPartial): void {
+  if (b.first_ts < target.first_ts) target.first_ts = b.first_ts;
+  if (b.last_ts > target.last_ts) target.last_ts = b.last_ts;
+  target.events += b.events;
+  target.llm_calls += b.llm_calls;
+  target.tokens += b.tokens;
+  target.spend_usd += b.spend_usd;
+  target.runs_started += b.runs_started;
+  target.runs_ended += b.runs_ended;
+  target.judge = mergeSummaries(target.judge, b.judge);
+  target.run_tokens = mergeSketches(target.run_tokens, b.run_tokens);
+  if (b.top_runs.length > 0) mergeTopRunsInto(target.top_runs, b.top_runs);
+}
+
+/**
+ * `mergeTopRuns(list, more)` written into `list` (which the caller owns). The top TOP_RUNS of a
+ * union only need the top TOP_RUNS of each side, so folding one list at a time gives the same list.
+ */
+function mergeTopRunsInto(list: TopRun[], more: readonly TopRun[]): void {
+  for (const r of more) {
+    const known = list.find((x) => x.run_id === r.run_id);
+    if (known === undefined) list.push({ run_id: r.run_id, tokens: r.tokens });
+    else if (r.tokens > known.tokens) known.tokens = r.tokens;
+  }
+  list.sort(byTokensThenRunId);
+  if (list.length > TOP_RUNS) list.length = TOP_RUNS;
+}
+
+const byTokensThenRunId = (x: TopRun, y: TopRun): number => y.tokens - x.tokens || (x.run_id < y.run_id ? -1 : x.run_id > y.run_id ? 1 : 0);
+
+/**
  * The TOP_RUNS largest runs of both lists, each run at its largest total (running totals only
  * grow). Ties are broken by run_id, so the result does not depend on merge order.
  */
@@ -155,6 +191,6 @@ export function mergeTopRuns(a: readonly TopRun[], b: readonly TopRun[]): TopRun
   for (const r of [...a, ...b]) best.set(r.run_id, Math.max(best.get(r.run_id) ?? 0, r.tokens));
   return [...best]
     .map(([run_id, tokens]) => ({ run_id, tokens }))
-    .sort((x, y) => y.tokens - x.tokens || (x.run_id < y.run_id ? -1 : x.run_id > y.run_id ? 1 : 0))
+    .sort(byTokensThenRunId)
     .slice(0, TOP_RUNS);
 }

@@ -19,7 +19,8 @@ function replay(events: readonly SpanEventInput[], policy: Policy = DEFAULT_POLI
 /** 40 minutes of a quiet fleet (1,200 runs, ~13k events). */
 const FLEET = quietFleet(1_200, 7);
 
-describe('replay runs the cohort detectors (SPEC §7)', () => {
+// Whole simulated fleets through the engine: seconds each on a loaded 2-core machine, not 5.
+describe('replay runs the cohort detectors (SPEC §7)', { timeout: 60_000 }, () => {
   it('a quiet fleet: no cohort finding at all', () => {
     const out = replay(FLEET);
     expect(out.filter(isCohort)).toEqual([]);

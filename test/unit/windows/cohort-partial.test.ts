@@ -5,6 +5,7 @@ import { cohortKey, cohortOf, MISSING_DIM, pickDims, withoutDims } from '../../.
 import {
   cohortPartialSchema,
   emptyPartial,
+  mergeInto,
   mergePartials,
   mergeTopRuns,
   MINUTE_MS,
@@ -17,6 +18,7 @@ import {
 import { sketchCount, sketchOf } from '../../../src/windows/quantile-sketch.ts';
 import { summaryOf } from '../../../src/windows/summary.ts';
 import { parseCohortId } from '../../../src/sdk/scope-match.ts';
+import { createPartialBuffer } from '../../../src/engine/partial-buffer.ts';
 
 const T = 1_700_000_040_000;
 const base = { schema: SPAN_SCHEMA_VERSION, event_id: 'e1', ts: T + 1500, run_id: 'r1', span_id: 's1', agent_id: 'bot', tenant_id: 't1', user_id: 'u1' } as const;
@@ -173,5 +175,21 @@ describe('cohort key', () => {
     expect(withoutDims(dims, ['model_version', 'prompt_hash'])).toEqual({ agent_id: 'bot', plan_tier: 'free' });
     expect(pickDims(dims, ['model_version', 'nope'])).toEqual({ model_version: 'v2' });
     expect(partialStateKey({ view: 'judge', cohort: dims })).toBe('judge|agent_id=bot,model_version=v2,plan_tier=free,prompt_hash=p');
+  });
+
+  it('mergeInto folds in place exactly as mergePartials does, and the buffer never changes what it was given', () => {
+    fc.assert(
+      fc.property(fc.array(partialArb, { minLength: 1, maxLength: 8 }), (parts) => {
+        const before = structuredClone(parts);
+        const reference = parts.reduce((acc, p) => mergePartials(acc, p));
+        const target = structuredClone(parts[0] as CohortPartial);
+        for (const p of parts.slice(1)) mergeInto(target, p);
+        expect(target).toEqual(reference);
+        const buffer = createPartialBuffer();
+        for (const p of parts) buffer.add(p);
+        expect(buffer.drain()).toEqual([reference]);
+        expect(parts).toEqual(before);
+      }),
+    );
   });
 });
