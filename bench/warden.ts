@@ -42,6 +42,8 @@ const pipeline = createPipelineConsumer({
   keyRing: { activeKeyId: config.keyId, keys: { [config.keyId]: config.secret } },
   groupId: config.groupId,
   heartbeatIntervalMs: config.heartbeatIntervalMs,
+  // A/B switch for the mid-batch yield while a command waits (RUNWARDEN_BENCH_NO_YIELD=1 turns it off).
+  yieldForCommands: process.env.RUNWARDEN_BENCH_NO_YIELD !== '1',
 });
 const admin = kafka.admin();
 await admin.connect();
