@@ -11,6 +11,8 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/unit/**/*.test.ts', 'src/**/*.test.ts', 'detectors/**/*.test.ts'],
+          // Property tests and whole simulated fleets take seconds when the 2 cores are shared.
+          testTimeout: 30_000,
         },
       },
       {
