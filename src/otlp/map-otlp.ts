@@ -1,3 +1,4 @@
+import { fastSpanEvent } from '../ingest/decode.ts';
 import { SPAN_SCHEMA_VERSION, spanEventSchema, type SpanEvent, type SpanEventInput, type ToolStatus } from '../contracts/span.ts';
 import { attrNumber, attrText, firstOf, toAttrs, type AttrValue, type Attrs } from './attributes.ts';
 import { evaluationScore } from './evaluation.ts';
@@ -76,34 +77,51 @@ export function mapOtlpRequest(request: ExportTraceServiceRequest, options: Otlp
     }
   }
 
-  const ancestors = function* (record: SpanRecord): Generator<SpanRecord> {
+  const ancestors = (record: SpanRecord): SpanRecord[] => {
+    const out: SpanRecord[] = [];
     let key = record.parentKey;
     for (let depth = 0; key !== undefined && depth < MAX_DEPTH; depth++) {
       const parent = byKey.get(key);
-      if (!parent) return;
-      yield parent;
+      if (!parent) break;
+      out.push(parent);
       key = parent.parentKey;
     }
+    return out;
   };
-  /** Key by key: the span (and `own`, an evaluation event's attributes), its ancestors, its resource. */
+  /** Where identity lookups read, in order: the span, its ancestors in the payload, its resource. Built once per span. */
+  const chains = new Map<SpanRecord, Attrs[]>();
+  const chainOf = (record: SpanRecord): Attrs[] => {
+    let chain = chains.get(record);
+    if (!chain) {
+      chain = [record.attrs, ...ancestors(record).map((a) => a.attrs), record.resource];
+      chains.set(record, chain);
+    }
+    return chain;
+  };
+  /** Key by key: `own` (an evaluation event's attributes), then the span's chain. */
   const lookup = <T>(record: SpanRecord, keys: readonly string[], read: (v: AttrValue | undefined) => T | undefined, own?: Attrs): T | undefined => {
+    const chain = chainOf(record);
     for (const key of keys) {
-      for (const attrs of [own, record.attrs]) {
-        const v = attrs && read(attrs.get(key));
+      if (own) {
+        const v = read(own.get(key));
         if (v !== undefined) return v;
       }
-      for (const a of ancestors(record)) {
-        const v = read(a.attrs.get(key));
+      for (const attrs of chain) {
+        const v = read(attrs.get(key));
         if (v !== undefined) return v;
       }
-      const v = read(record.resource.get(key));
-      if (v !== undefined) return v;
     }
     return undefined;
   };
   const runIdOf = (record: SpanRecord) => (options.runIdKey ? lookup(record, [options.runIdKey], attrText) : undefined) ?? record.span.traceId.toLowerCase();
 
   const emit = (input: SpanEventInput) => {
+    // The decoder's hand-written check accepts exactly what the schema accepts; the schema says why not.
+    const quick = fastSpanEvent(input as Record<string, unknown>);
+    if (quick) {
+      result.events.push(quick);
+      return;
+    }
     const parsed = spanEventSchema.safeParse(input);
     if (parsed.success) result.events.push(parsed.data);
     else {
@@ -191,7 +209,7 @@ export function mapOtlpRequest(request: ExportTraceServiceRequest, options: Otlp
       case 'agent': {
         // A sub-agent invoked inside the same run is one more step of that run, not a run of its own.
         const runId = runIdOf(record);
-        const outer = [...ancestors(record)].some((a) => classifySpan(a.attrs, a.span.name).cls === 'agent' && runIdOf(a) === runId);
+        const outer = ancestors(record).some((a) => classifySpan(a.attrs, a.span.name).cls === 'agent' && runIdOf(a) === runId);
         if (outer) {
           skip('nested_agent');
           continue;

@@ -40,7 +40,12 @@ export const anyValueSchema: z.ZodType<AnyValue> = z.lazy(() =>
   }),
 );
 export const keyValueSchema: z.ZodType<KeyValue> = z.lazy(() => z.object({ key: z.string(), value: anyValueSchema.optional() }));
-const attributesSchema = z.array(keyValueSchema).optional();
+/**
+ * Attribute lists are only checked to be arrays here: the recursive AnyValue schema costs more
+ * than the rest of a span together, and toAttrs reads what it can (an entry without a string key
+ * is ignored, a value of an unexpected shape reads as absent). anyValueSchema documents the shape.
+ */
+const attributesSchema = z.array(z.unknown()).optional();
 
 /** Status.code: 0 unset, 1 ok, 2 error; some encoders write the enum name. */
 const statusSchema = z.object({

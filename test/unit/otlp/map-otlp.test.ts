@@ -112,6 +112,20 @@ describe('mapOtlpRequest: model calls', () => {
   });
 });
 
+describe('mapOtlpRequest: attribute values of the wrong shape read as absent', () => {
+  it.each([
+    ['intValue that is not an integer', { intValue: 'x1' }],
+    ['stringValue that is a number', { stringValue: 5 }],
+    ['no value at all', undefined],
+    ['an unknown member', { fooValue: 1 }],
+  ])('%s', (_name, value) => {
+    const raw = span({ attrs: { 'gen_ai.operation.name': 'chat', 'gen_ai.request.model': 'm', 'gen_ai.usage.output_tokens': 3 } });
+    (raw.attributes as unknown[]).push({ key: 'gen_ai.usage.input_tokens', value }, { nokey: true }, 'junk');
+    const event = only(mapOtlpRequest(request([raw])).events);
+    expect(event.kind === 'llm_call' && event.llm).toMatchObject({ input_tokens: 0, output_tokens: 3 });
+  });
+});
+
 describe('mapOtlpRequest: tool calls', () => {
   it('hashes the arguments as the SDK does (key order does not matter) and never keeps them', () => {
     const a = only(mapOne({ attrs: { 'gen_ai.operation.name': 'execute_tool', 'gen_ai.tool.name': 'search', 'gen_ai.tool.call.arguments': '{"q":"rust","page":2}' } }).events);

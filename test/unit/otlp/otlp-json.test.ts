@@ -27,7 +27,7 @@ describe('decodeOtlpJson', () => {
     ['an array', '[]', 'not_an_object', /resourceSpans/],
     ['a runwarden event on the wrong topic', '{"schema":"runwarden.span/v1","kind":"run_start"}', 'schema_violation', /resourceSpans/],
     ['spans not an array', '{"resourceSpans":[{"scopeSpans":[{"spans":{}}]}]}', 'schema_violation', /spans/],
-    ['attribute value of the wrong type', '{"resourceSpans":[{"resource":{"attributes":[{"key":"k","value":{"intValue":"x1"}}]}}]}', 'schema_violation', /intValue|attributes/],
+    ['resource attributes not a list', '{"resourceSpans":[{"resource":{"attributes":{"k":"v"}}}]}', 'schema_violation', /attributes/],
   ];
   it.each(bad)('refuses %s', (_name, value, reason, message) => {
     const decoded = decodeOtlpJson(value);
