@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_OTLP_MAPPING, parseAttrKeys, type OtlpMappingOptions } from '../otlp/mapping-options.ts';
 
 /** Topic names (SPEC §1, §2, §3, §6). Overridable for multi-tenant clusters and tests. */
 export interface Topics {
@@ -41,6 +42,12 @@ const csv = z
   .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
   .pipe(z.array(z.string().regex(/^[^\s:]+:\d+$/, 'each broker must be host:port')).min(1, 'name at least one broker'));
 
+/** A comma-separated list of OTel attribute keys, in lookup order. */
+const keyList = z
+  .string()
+  .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+  .pipe(z.array(z.string()).min(1, 'name at least one attribute key'));
+
 const bool = z.enum(['1', '0', 'true', 'false', 'yes', 'no']).transform((v) => v === '1' || v === 'true' || v === 'yes');
 
 /** One zod schema over the environment: parsed once, at the edge; nothing inside reads process.env. */
@@ -64,11 +71,20 @@ const envSchema = z
     RUNWARDEN_TOPIC_FINDINGS: z.string().min(1).default('runwarden.findings'),
     RUNWARDEN_TOPIC_PARTIALS: z.string().min(1).default('runwarden.partials'),
     RUNWARDEN_TOPIC_CHECKPOINTS: z.string().min(1).default('runwarden.checkpoints'),
+    RUNWARDEN_TOPIC_OTLP: z.string().min(1).default('otlp_spans'),
+    RUNWARDEN_OTLP_RUN_ID_KEY: z.string().optional(),
+    RUNWARDEN_OTLP_AGENT_KEYS: keyList.optional(),
+    RUNWARDEN_OTLP_TENANT_KEYS: keyList.optional(),
+    RUNWARDEN_OTLP_USER_KEYS: keyList.optional(),
+    RUNWARDEN_OTLP_ATTRS: z.string().optional(),
     RUNWARDEN_HMAC_KEYS: z.string().optional(),
     RUNWARDEN_HMAC_ACTIVE_KEY: z.string().optional(),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .superRefine((e, ctx) => {
+    if (e.RUNWARDEN_OTLP_ATTRS !== undefined && typeof parseAttrKeys(e.RUNWARDEN_OTLP_ATTRS) === 'string') {
+      ctx.addIssue({ code: 'custom', path: ['RUNWARDEN_OTLP_ATTRS'], message: parseAttrKeys(e.RUNWARDEN_OTLP_ATTRS) as string });
+    }
     if (e.KAFKA_SASL_MECHANISM && (!e.KAFKA_SASL_USERNAME || !e.KAFKA_SASL_PASSWORD)) {
       ctx.addIssue({ code: 'custom', path: ['KAFKA_SASL_USERNAME'], message: 'KAFKA_SASL_MECHANISM is set: also set KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD' });
     }
@@ -94,12 +110,20 @@ export interface HmacKeyRing {
   keys: Record<string, string>;
 }
 
+/** OpenTelemetry ingestion (the `otlp` stage): where the collector writes, and how spans map to events. */
+export interface OtlpConfig {
+  /** The collector kafka exporter's topic (its default for traces is `otlp_spans`). */
+  topic: string;
+  mapping: OtlpMappingOptions;
+}
+
 export interface Config {
   kafka: KafkaConfig;
   clickhouse: ClickhouseConfig;
   dataDir: string;
   policyPath?: string;
   topics: Topics;
+  otlp: OtlpConfig;
   hmac?: HmacKeyRing;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
@@ -129,6 +153,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       partials: e.RUNWARDEN_TOPIC_PARTIALS,
       checkpoints: e.RUNWARDEN_TOPIC_CHECKPOINTS,
     },
+    otlp: { topic: e.RUNWARDEN_TOPIC_OTLP, mapping: otlpMapping(e) },
     logLevel: e.LOG_LEVEL,
   };
   if (e.KAFKA_SASL_MECHANISM && e.KAFKA_SASL_USERNAME && e.KAFKA_SASL_PASSWORD) {
@@ -140,6 +165,19 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   if (e.RUNWARDEN_POLICY) config.policyPath = e.RUNWARDEN_POLICY;
   if (e.RUNWARDEN_HMAC_KEYS) config.hmac = parseKeyRing(e.RUNWARDEN_HMAC_KEYS, e.RUNWARDEN_HMAC_ACTIVE_KEY);
   return config;
+}
+
+function otlpMapping(e: z.output<typeof envSchema>): OtlpMappingOptions {
+  const extra = e.RUNWARDEN_OTLP_ATTRS === undefined ? {} : parseAttrKeys(e.RUNWARDEN_OTLP_ATTRS);
+  return {
+    ...DEFAULT_OTLP_MAPPING,
+    ...(e.RUNWARDEN_OTLP_RUN_ID_KEY ? { runIdKey: e.RUNWARDEN_OTLP_RUN_ID_KEY } : {}),
+    agentKeys: e.RUNWARDEN_OTLP_AGENT_KEYS ?? DEFAULT_OTLP_MAPPING.agentKeys,
+    tenantKeys: e.RUNWARDEN_OTLP_TENANT_KEYS ?? DEFAULT_OTLP_MAPPING.tenantKeys,
+    userKeys: e.RUNWARDEN_OTLP_USER_KEYS ?? DEFAULT_OTLP_MAPPING.userKeys,
+    // Checked in the schema: a string here is impossible, but the type says it could be.
+    attrKeys: { ...DEFAULT_OTLP_MAPPING.attrKeys, ...(typeof extra === 'string' ? {} : extra) },
+  };
 }
 
 /** `id1:secret1,id2:secret2`; the active key is RUNWARDEN_HMAC_ACTIVE_KEY or the first. */

@@ -2,13 +2,16 @@ import type { Command } from 'commander';
 import { createIngestConsumer, type IngestConsumer } from '../../../consumers/ingest.ts';
 import { createCohortConsumer, type CohortConsumer } from '../../../consumers/cohort.ts';
 import { createPipelineConsumer, type PipelineConsumer } from '../../../consumers/pipeline.ts';
+import { createOtlpStage, type OtlpStage } from '../../../consumers/otlp.ts';
 import { startBudgetStage, type BudgetStage } from '../../budgets/budget-stage.ts';
 import { migrate } from '../../store/migrate.ts';
 import { connectKafka, createContext, loadConfiguredPolicy, openConfiguredStore, requireKeyRing, untilShutdownSignal } from '../context.ts';
 import { CliError, EXIT } from '../exit-codes.ts';
 
-const STAGES = ['ingest', 'detect', 'cohort', 'budgets'] as const;
+const STAGES = ['ingest', 'detect', 'cohort', 'budgets', 'otlp'] as const;
 type Stage = (typeof STAGES)[number];
+/** Every stage but `otlp`, which only a deployment fed by an OpenTelemetry Collector needs. */
+const DEFAULT_STAGES: readonly Stage[] = ['ingest', 'detect', 'cohort', 'budgets'];
 
 interface StartOptions {
   groupPrefix: string;
@@ -24,7 +27,11 @@ export function registerStart(program: Command, env: Record<string, string | und
     .description('run the consumers against Kafka and ClickHouse until SIGINT/SIGTERM')
     .option('--group-prefix <prefix>', 'consumer group prefix', 'runwarden')
     .option('--policy <file>', 'policy file (YAML or JSON); default RUNWARDEN_POLICY, else built-in defaults')
-    .option('--stages <list>', `stages this process runs, comma-separated (${STAGES.join(', ')}); scale ingest and detect out by starting more processes (one budgets scheduler is enough)`, STAGES.join(','))
+    .option(
+      '--stages <list>',
+      `stages this process runs, comma-separated (${STAGES.join(', ')}); scale ingest and detect out by starting more processes (one budgets scheduler is enough); otlp (off by default) turns the OpenTelemetry Collector's otlp_json traces on RUNWARDEN_TOPIC_OTLP into span events`,
+      DEFAULT_STAGES.join(','),
+    )
     .option('--heartbeat-ms <ms>', 'warden heartbeat interval on the control topic (ms)', '5000')
     .option(
       '--instance-id <id>',
@@ -49,6 +56,17 @@ export function registerStart(program: Command, env: Record<string, string | und
       let ingest: IngestConsumer | undefined;
       let pipeline: PipelineConsumer | undefined;
       let cohort: CohortConsumer | undefined;
+      let otlp: OtlpStage | undefined;
+      if (stages.has('otlp')) {
+        otlp = createOtlpStage({
+          kafka,
+          otlpTopic: ctx.config.otlp.topic,
+          topics: ctx.config.topics,
+          mapping: ctx.config.otlp.mapping,
+          logger: ctx.logger,
+          groupId: `${opts.groupPrefix}-otlp`,
+        });
+      }
       if (stages.has('ingest')) {
         ingest = createIngestConsumer({ kafka, sink: store, topics: ctx.config.topics, logger: ctx.logger, groupId: `${opts.groupPrefix}-ingest`, priceTable: policy.pricing });
       }
@@ -77,7 +95,7 @@ export function registerStart(program: Command, env: Record<string, string | und
           ...(opts.instanceId ? { instanceId: opts.instanceId } : {}),
         });
       }
-      await Promise.all([ingest?.start(), pipeline?.start(), cohort?.start()]);
+      await Promise.all([ingest?.start(), pipeline?.start(), cohort?.start(), otlp?.start()]);
       let budgets: BudgetStage | undefined;
       if (keyRing && stages.has('budgets')) {
         if (policy.budgets.enabled) budgets = await startBudgetStage({ kafka, store, policy, keyRing, topics: ctx.config.topics, logger: ctx.logger });
@@ -85,6 +103,8 @@ export function registerStart(program: Command, env: Record<string, string | und
       }
       ctx.logger.info({ signal: await untilShutdownSignal() }, 'shutting down');
       // Written order, per stage: stop fetching (and scheduling), flush sinks, commit offsets, disconnect; then the store.
+      // otlp first: what it has mapped and produced is then still consumed by ingest and detect on their next start.
+      await otlp?.stop();
       await Promise.all([ingest?.stop(), pipeline?.stop(), cohort?.stop(), budgets?.stop()]);
       await store.close();
     });
