@@ -108,6 +108,28 @@ const DELIVERY_CHUNK = 100;
  */
 const CHECK_EVERY = 16;
 
+/** Value bytes of partials per produce request inside a commit transaction (well under the broker's 1 MiB default). */
+const PARTIALS_REQUEST_BYTES = 256 * 1024;
+
+/** Consecutive runs of `messages` whose keys and values add up to at most `maxBytes` (a longer message goes alone). */
+export function chunkByBytes<M extends { key: string; value: string }>(messages: readonly M[], maxBytes: number): M[][] {
+  const chunks: M[][] = [];
+  let chunk: M[] = [];
+  let bytes = 0;
+  for (const m of messages) {
+    const size = Buffer.byteLength(m.key) + Buffer.byteLength(m.value);
+    if (chunk.length > 0 && bytes + size > maxBytes) {
+      chunks.push(chunk);
+      chunk = [];
+      bytes = 0;
+    }
+    chunk.push(m);
+    bytes += size;
+  }
+  if (chunk.length > 0) chunks.push(chunk);
+  return chunks;
+}
+
 /** Lets the event loop read sockets (a send's ack) before the next event is handled. */
 const yieldToIo = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -269,8 +291,11 @@ export function createPipelineConsumer(options: PipelineOptions): PipelineConsum
           const forwarded = partials.drain();
           const tx = await committer.transaction();
           try {
-            if (forwarded.length > 0) {
-              await tx.send({ topic: topics.partials, acks: -1, messages: forwarded.map((p) => ({ key: partialRoutingKey(p, policy), value: JSON.stringify(p) })) });
+            // In requests of at most PARTIALS_REQUEST_BYTES: a backlog's worth of partials in one
+            // record batch would pass the broker's message.max.bytes (1 MiB by default) and be
+            // refused, every retry larger than the last.
+            for (const messages of chunkByBytes(forwarded.map((p) => ({ key: partialRoutingKey(p, policy), value: JSON.stringify(p) })), PARTIALS_REQUEST_BYTES)) {
+              await tx.send({ topic: topics.partials, acks: -1, messages });
             }
             await tx.sendOffsets({ consumerGroupId: groupId, topics: [{ topic: topics.spans, partitions: offsets.map(({ partition, offset, metadata }) => ({ partition, offset, metadata })) }] });
             await tx.commit();
