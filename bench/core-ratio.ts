@@ -10,7 +10,7 @@
  * the file is outside the timed sections). core_ratio = median engine events/s ÷ median parse
  * events/s. Prints one JSON object on stdout.
  *
- * `node --import tsx bench/core-ratio.ts [--events 1200000] [--concurrency 120000] [--trials 3]`
+ * `node --import tsx bench/core-ratio.ts [--events 1200000] [--concurrency 120000] [--trials 3] [--breakdown]`
  * Profile: `node --cpu-prof --cpu-prof-dir /tmp/prof --import tsx bench/core-ratio.ts --trials 1 --skip-parse`,
  * then `node --import tsx bench/lib/profile-top.ts /tmp/prof/*.cpuprofile`.
  */
@@ -18,6 +18,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { REPLAY_KEY_RING } from '../src/cli/commands/replay.ts';
 import { createEmbeddedEngine } from '../src/engine/embedded-engine.ts';
+import { createPerRunStage } from '../src/engine/per-run-stage.ts';
 import { decodeSpan } from '../src/ingest/decode.ts';
 import { DEFAULT_POLICY, type Policy } from '../src/policy/policy.ts';
 import { concurrentFleetFile, type ConcurrentFleetOptions } from './lib/concurrent-fleet.ts';
@@ -42,6 +43,8 @@ export interface CoreResult {
   output: { findings: number; commands: number; partials: number; cohort_states: number; invalid: number; output_bytes: number };
   fleet_file: string;
   fleet_bytes_per_event: number;
+  /** With --breakdown: µs per event of JSON.parse and of cumulative slices of the engine. */
+  breakdown_us_per_event?: Record<string, number>;
 }
 
 const log = (line: string) => process.stderr.write(`[core] ${line}\n`);
@@ -107,11 +110,58 @@ function engineTrial(file: string, policy: Policy): { eps: number; events: numbe
   };
 }
 
+/** What a breakdown variant runs per line, on top of decoding it. */
+type Variant = 'decode' | 'per_run' | 'per_run_partials' | 'engine';
+
+/**
+ * One pass of a cumulative slice of the engine: decode only; + the per-run stage (detectors, run
+ * table, dedup; no partials); + its partials built and drained after every event (not applied);
+ * the whole engine. The differences say where an event's time goes.
+ */
+function variantTrial(file: string, policy: Policy, variant: Variant): number {
+  const decodeOptions = { nowMs: 0, maxFutureMs: Number.POSITIVE_INFINITY };
+  const perRun = variant === 'per_run' || variant === 'per_run_partials' ? createPerRunStage({ policy, keyRing: REPLAY_KEY_RING, partials: variant === 'per_run_partials' }) : undefined;
+  const engine = variant === 'engine' ? createEmbeddedEngine({ policy, keyRing: REPLAY_KEY_RING }) : undefined;
+  let ns = 0n;
+  let events = 0;
+  let keep = 0;
+  for (const lines of lineChunks(file)) {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < lines.length; i++) {
+      const decoded = decodeSpan(lines[i] as string, decodeOptions);
+      if (!decoded.ok) continue;
+      if (perRun) {
+        keep += perRun.apply(decoded.event).length;
+        if (variant === 'per_run_partials') keep += perRun.drainPartials().length;
+      } else if (engine) keep += engine.apply(decoded.event).length;
+      else keep += decoded.event.ts & 1;
+    }
+    ns += process.hrtime.bigint() - t0;
+    events += lines.length;
+  }
+  if (keep < 0) log('unreachable');
+  return (Number(ns) / 1e3) / events;
+}
+
+/** µs per event of each cumulative slice (one pass each, after a JSON.parse pass for scale). */
+export function breakdown(file: string, policy: Policy): Record<string, number> {
+  const out: Record<string, number> = {};
+  const p = parseTrial(file);
+  out['json_parse_us_per_event'] = round(1e6 / p.eps, 2);
+  for (const v of ['decode', 'per_run', 'per_run_partials', 'engine'] as const) {
+    out[`${v}_us_per_event`] = round(variantTrial(file, policy, v), 2);
+    log(`breakdown: ${v} ${out[`${v}_us_per_event`]} µs per event`);
+  }
+  return out;
+}
+
 export interface CoreOptions {
   events: number;
   concurrency: number;
   trials: number;
   skipParse?: boolean;
+  /** Also time cumulative slices of the engine (decode, per-run, partials, all), one pass each. */
+  breakdown?: boolean;
 }
 
 export async function benchCore(o: CoreOptions): Promise<CoreResult> {
@@ -136,6 +186,7 @@ export async function benchCore(o: CoreOptions): Promise<CoreResult> {
     events = last.events;
     log(`trial ${t + 1}: engine ${Math.round(last.eps)} events/s (peak ${last.peak} live runs)`);
   }
+  const slices = o.breakdown ? breakdown(file, policy) : undefined;
   const pairs = parse.map((p, i) => round((engine[i] as number) / p, 3));
   const { statSync } = await import('node:fs');
   return {
@@ -152,6 +203,7 @@ export async function benchCore(o: CoreOptions): Promise<CoreResult> {
     output: (last as NonNullable<typeof last>).output,
     fleet_file: file,
     fleet_bytes_per_event: Math.round(statSync(file).size / events),
+    ...(slices ? { breakdown_us_per_event: slices } : {}),
   };
 }
 
@@ -162,8 +214,9 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
       concurrency: { type: 'string', default: '120000' },
       trials: { type: 'string', default: '3' },
       'skip-parse': { type: 'boolean', default: false },
+      breakdown: { type: 'boolean', default: false },
     },
   });
-  const r = await benchCore({ events: Number(values.events), concurrency: Number(values.concurrency), trials: Number(values.trials), skipParse: values['skip-parse'] });
+  const r = await benchCore({ events: Number(values.events), concurrency: Number(values.concurrency), trials: Number(values.trials), skipParse: values['skip-parse'], breakdown: values.breakdown });
   process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
 }
