@@ -2,7 +2,7 @@
  * Soak (`npm run bench:soak`): `runwarden start --stages ingest,detect,cohort` (ClickHouse rows
  * on) under a steady fleet of `--rate` events/s (default 5,000; bench/fleet-producer.ts, fresh
  * run ids all along) for `--duration` (default 30m). Every 10 s: the warden's RSS and heap (a
- * preloaded reporter, bench/lib/memory-reporter.mjs, sends them) and its consumer lag.
+ * preloaded reporter, bench/lib/memory-reporter.ts, sends them) and its consumer lag.
  *
  * After `--warmup` (default 5m, or a third of a shorter soak) the growth of RSS and of the heap's
  * floor (the lowest heapUsed of each minute: what survives GC) is fitted with a line and given per
@@ -86,7 +86,7 @@ export async function soak(o: { rate: number; durationMs: number; warmupMs: numb
 
   const warden = fork(`${root}bin/runwarden.js`, ['start', '--stages', 'ingest,detect,cohort', '--group-prefix', groupPrefix, '--heartbeat-ms', '5000'], {
     cwd: root,
-    execArgv: ['--import', `${root}bench/lib/memory-reporter.mjs`],
+    execArgv: ['--import', 'tsx', '--import', `${root}bench/lib/memory-reporter.ts`],
     env: { ...process.env, ...topicsEnv(topics), KAFKA_BROKERS: brokers, CLICKHOUSE_URL: clickhouseUrl, CLICKHOUSE_DATABASE: database, RUNWARDEN_HMAC_KEYS: `soak:${randomBytes(24).toString('hex')}`, LOG_LEVEL: 'warn', RUNWARDEN_BENCH_MEMORY_MS: '2000' },
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
