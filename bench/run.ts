@@ -80,6 +80,18 @@ const passThrough = tokens.flatMap((t) => {
 });
 const trials = String(values.trials);
 
+/** Runs a step; a failing step is logged and recorded, and the others still run. */
+const failures: Record<string, string> = {};
+async function step(name: Step, fn: () => Promise<void>): Promise<void> {
+  if (!runs(name)) return;
+  try {
+    await fn();
+  } catch (err) {
+    failures[name] = (err as Error).message;
+    log(`${name} failed: ${(err as Error).message}`);
+  }
+}
+
 const startedAt = new Date();
 const load = loadavg();
 const measuredAt = () => new Date().toISOString();
@@ -94,7 +106,7 @@ const flat: Record<string, number | boolean | null> = {};
 const sections: Record<string, unknown> = {};
 const goals: Record<string, unknown> = { ...prevGoals };
 
-if (runs('latency')) {
+await step('latency', async () => {
   log(`abort latency under load (load average before: ${load.map((l) => l.toFixed(2)).join(' ')})`);
   const latencyFile = `${results}abort-latency.tmp.json`;
   await runNode([], 'abort-latency.ts', ['--out', latencyFile, ...passThrough]);
@@ -116,18 +128,18 @@ if (runs('latency')) {
   const at10k = latency.levels.find((l) => l.target_events_per_s === 10_000);
   goals['abort_latency_p99_ms_at_10k'] = { goal_max: 50, value: at10k?.abort_latency_ms.p99 ?? null, met: at10k ? at10k.abort_latency_ms.p99 <= 50 : null, target_rate_reached: at10k ? at10k.fleet_skipped_events === 0 && at10k.achieved_events_per_s >= 9_500 : null };
   sections['abort_latency'] = { ...latency, raw: undefined, measured_at: measuredAt() };
-}
+});
 
-if (runs('heap')) {
+await step('heap', async () => {
   log(`heap per live run (${values.runs as string} runs)`);
   const heap = JSON.parse(await runNode(['--expose-gc'], 'heap-per-run.ts', ['--runs', String(values.runs)])) as HeapResult;
   await writeFile(`${results}heap-per-run.tmp.json`, `${JSON.stringify(heap, null, 2)}\n`);
   flat['heap_bytes_per_live_run'] = heap.heap_bytes_per_live_run;
   goals['heap_bytes_per_live_run'] = { goal_max: 1_024, value: heap.heap_bytes_per_live_run, met: heap.heap_bytes_per_live_run <= 1_024 };
   sections['heap'] = { ...heap, measured_at: measuredAt() };
-}
+});
 
-if (runs('core')) {
+await step('core', async () => {
   log(`core: embedded engine vs JSON.parse (${values['core-events'] as string} events, ${values['core-concurrency'] as string} runs at once)`);
   const core = JSON.parse(await runNode([], 'core-ratio.ts', ['--events', String(values['core-events']), '--concurrency', String(values['core-concurrency']), '--trials', trials])) as CoreResult;
   flat['core_ratio'] = core.core_ratio;
@@ -135,9 +147,9 @@ if (runs('core')) {
   flat['core_json_parse_events_per_s'] = core.json_parse_events_per_s;
   goals['core_ratio'] = { goal_min: 0.6, value: core.core_ratio, met: core.core_ratio >= 0.6 };
   sections['core'] = { ...core, measured_at: measuredAt() };
-}
+});
 
-if (runs('kafka')) {
+await step('kafka', async () => {
   log(`kafka: runwarden start (ingest,detect,cohort) vs a no-op kafkajs consumer (${values['kafka-events'] as string} events)`);
   const kafka = JSON.parse(await runNode([], 'kafka-ratio.ts', ['--events', String(values['kafka-events']), '--trials', String(Math.min(Number(trials), 2))])) as KafkaResult;
   await writeFile(`${results}kafka-ratio.tmp.json`, `${JSON.stringify(kafka, null, 2)}\n`);
@@ -147,18 +159,18 @@ if (runs('kafka')) {
   goals['kafka_ratio'] = { goal_min: 0.8, value: kafka.kafka_ratio, met: kafka.kafka_ratio >= 0.8 };
   // The lag series of the last trial stays (every 500 ms); the earlier trials' go to the .tmp.json.
   sections['kafka'] = { ...kafka, pipeline_trials: kafka.pipeline_trials.map((t, i) => (i === kafka.pipeline_trials.length - 1 ? t : { ...t, lag: undefined })), measured_at: measuredAt() };
-}
+});
 
-if (runs('clickhouse')) {
+await step('clickhouse', async () => {
   log('clickhouse: batch writer + store vs bare @clickhouse/client inserts');
   const ch = JSON.parse(await runNode([], 'clickhouse-insert.ts', ['--trials', trials])) as ClickHouseResult;
   flat['clickhouse_insert_ratio'] = ch.clickhouse_insert_ratio;
   flat['clickhouse_project_rows_per_s'] = ch.project_rows_per_s;
   flat['clickhouse_bare_client_rows_per_s'] = ch.bare_client_rows_per_s;
   sections['clickhouse'] = { ...ch, measured_at: measuredAt() };
-}
+});
 
-if (runs('clients')) {
+await step('clients', async () => {
   log('kafka clients: kafkajs vs @platformatic/kafka behind the Kafka port');
   const clients = JSON.parse(await runNode([], 'kafka-clients.ts', ['--trials', trials])) as KafkaClientsResult;
   flat['kafkajs_produce_msgs_per_s'] = clients.kafkajs.produce_msgs_per_s;
@@ -168,9 +180,9 @@ if (runs('clients')) {
   flat['platformatic_vs_kafkajs_produce_ratio'] = clients.platformatic_vs_kafkajs_produce_ratio;
   flat['platformatic_vs_kafkajs_consume_ratio'] = clients.platformatic_vs_kafkajs_consume_ratio;
   sections['kafka_clients'] = { ...clients, measured_at: measuredAt() };
-}
+});
 
-if (runs('rss')) {
+await step('rss', async () => {
   log(`rss over ${values['rss-runs'] as string} distinct runs`);
   const rss = JSON.parse(await runNode(['--expose-gc'], 'rss-plateau.ts', ['--runs', String(values['rss-runs'])])) as RssPlateauResult;
   flat['rss_growth_bytes_per_1k_runs_first_quarter'] = rss.rss_growth_bytes_per_1k_runs_first_quarter;
@@ -178,9 +190,9 @@ if (runs('rss')) {
   flat['rss_plateau'] = rss.plateau;
   goals['rss_plateau_over_1m_runs'] = { goal: 'last-quarter RSS growth ≤ 10 % of the first quarter (or ≤ 16 B per run)', value: rss.rss_last_vs_first_quarter, met: rss.plateau };
   sections['rss_plateau'] = { ...rss, measured_at: measuredAt() };
-}
+});
 
-if (runs('cohort')) {
+await step('cohort', async () => {
   log('heap per cohort (cohort stage, 10k cohorts, 70 min of event time)');
   const cohortFile = `${results}cohort.tmp.json`;
   const cohort = JSON.parse(await runNode(['--expose-gc'], 'cohort-stage.ts', ['--cohorts', '10000', '--minutes', '70', '--repeats', '1', '--out', cohortFile])) as CohortBenchResult;
@@ -194,7 +206,7 @@ if (runs('cohort')) {
     options: { cohorts: 10_000, ...cohort.options },
     measured_at: measuredAt(),
   };
-}
+});
 
 const record = {
   ...previous,
@@ -212,6 +224,7 @@ const record = {
   },
   timestamp: startedAt.toISOString(),
   steps: [...only],
+  failed_steps: failures,
   duration_s: Math.round((Date.now() - startedAt.getTime()) / 1_000),
   git_commit: git(['rev-parse', 'HEAD']),
   git_dirty: git(['status', '--porcelain', '--untracked-files=no']) !== '',
@@ -237,4 +250,5 @@ const rows: string[][] = [
   ['platformatic consume/s', num('platformatic_consume_msgs_per_s'), `kafkajs ${num('kafkajs_consume_msgs_per_s')}`, num('platformatic_vs_kafkajs_consume_ratio'), '–'],
 ];
 const widths = (rows[0] as string[]).map((_, i) => Math.max(...rows.map((row) => (row[i] as string).length)));
+process.exitCode = Object.keys(failures).length > 0 ? 1 : 0;
 process.stdout.write(`${rows.map((row) => row.map((c, i) => (i === 0 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number))).join('  ')).join('\n')}\n`);
