@@ -7,8 +7,8 @@
  *
  * The rate of a trial is taken between the moment 5 % and 100 % of the topic is consumed, so the
  * start-up (tsx, migrations, group join) is outside it: for the pipeline, the slower of the
- * ingest and detect groups' committed offsets (sampled every 500 ms; commits are at most ~1 s
- * behind), for the baseline the messages its handler saw. The pipeline's consumer lag per group
+ * ingest and detect groups' committed progress (sampled every 500 ms; commits are at most ~1 s
+ * behind; the detect stage's is the high-water mark in its commit metadata), for the baseline the messages its handler saw. The pipeline's consumer lag per group
  * over time goes into the result. Every run uses fresh topics, groups and a fresh database, and
  * drops them.
  *
@@ -21,6 +21,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Admin, Kafka } from 'kafkajs';
 import { topicsEnv, topicsWithPrefix, type Topics } from '../src/config/env.ts';
+import { parseCommitMetadata } from '../src/engine/partition-progress.ts';
 import { createKafka } from '../src/kafka/client.ts';
 import { defaultTopicSpecs, ensureTopics } from '../src/kafka/topics.ts';
 import { createServerStore } from '../src/store/server-store.ts';
@@ -96,15 +97,20 @@ async function produceFleet(kafka: Kafka, topic: string, events: number, concurr
   return eps;
 }
 
-const sum = (offsets: { offset: string }[]) => offsets.reduce((s, p) => s + Math.max(0, Number(p.offset)), 0);
-
 async function endOffset(admin: Admin, topic: string): Promise<number> {
   return (await admin.fetchTopicOffsets(topic)).reduce((s, p) => s + Number(p.high), 0);
 }
 
+/**
+ * Events a group has processed, by its committed offsets. The detect stage commits at the first
+ * offset of its oldest live run (so that a restart rebuilds run state) and puts the next offset
+ * it has not processed in the commit's metadata (src/engine/partition-progress.ts): that is its
+ * progress. Other groups: the committed offset.
+ */
 async function committed(admin: Admin, groupId: string, topic: string): Promise<number> {
   const [t] = await admin.fetchOffsets({ groupId, topics: [topic] });
-  return t ? sum(t.partitions) : 0;
+  if (!t) return 0;
+  return t.partitions.reduce((s, p) => s + Math.max(0, Number(parseCommitMetadata(p.metadata) ?? BigInt(p.offset))), 0);
 }
 
 /** Rate between the 5 % and 100 % marks of a progress series. */

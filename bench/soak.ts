@@ -18,6 +18,7 @@ import { writeFile } from 'node:fs/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { topicsEnv, topicsWithPrefix } from '../src/config/env.ts';
+import { parseCommitMetadata } from '../src/engine/partition-progress.ts';
 import { createKafka } from '../src/kafka/client.ts';
 import { defaultTopicSpecs, ensureTopics } from '../src/kafka/topics.ts';
 import { parseDurationMs } from '../src/policy/duration.ts';
@@ -110,8 +111,9 @@ export async function soak(o: { rate: number; durationMs: number; warmupMs: numb
   const t0 = Date.now();
   let lastFloorAt = t0;
   const committed = async (group: string) => {
+    // The detect stage's progress is the high-water mark in its commit metadata (see kafka-ratio.ts).
     const [t] = await admin.fetchOffsets({ groupId: group, topics: [topics.spans] });
-    return t ? t.partitions.reduce((s, p) => s + Math.max(0, Number(p.offset)), 0) : 0;
+    return t ? t.partitions.reduce((s, p) => s + Math.max(0, Number(parseCommitMetadata(p.metadata) ?? BigInt(p.offset))), 0) : 0;
   };
   try {
     while (Date.now() - t0 < o.durationMs) {
