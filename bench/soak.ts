@@ -4,11 +4,15 @@
  * run ids all along) for `--duration` (default 30m). Every 10 s: the warden's RSS and heap (a
  * preloaded reporter, bench/lib/memory-reporter.ts, sends them) and its consumer lag.
  *
- * After `--warmup` (default 5m, or a third of a shorter soak) the growth of RSS and of the heap's
+ * After `--warmup` (default 10m, or a third of a shorter soak) the growth of RSS and of the heap's
  * floor (the lowest heapUsed of each minute: what survives GC) is fitted with a line and given per
  * 10 minutes; the soak fails (exit code 1) when either grows faster than `--max-growth-mb`
  * (default 16 MB per 10 min), or when the warden falls behind (lag still growing at the end).
  * Writes bench/results/soak.json (`--out`) and prints a summary.
+ *
+ * The warm-up must outlast the filling of the bounded state: the duplicate caches (1M event ids
+ * in ingest, 200k per detect partition, 1 h ttl) are full after ~200 s and ~320 s at 5k events/s
+ * with 8 partitions (~300 MB together). A soak shorter than ~15 minutes measures them filling.
  *
  * `flock /tmp/runwarden-heavy.lock npm run bench:soak -- --duration 5m`
  */
@@ -189,7 +193,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   });
   const durationMs = parseDurationMs(values.duration as string);
   if (durationMs === undefined || durationMs < 60_000) throw new Error(`--duration: a duration of at least 1m, e.g. 30m (got ${values.duration})`);
-  const warmupMs = values.warmup === undefined ? Math.min(5 * 60_000, durationMs / 3) : (parseDurationMs(values.warmup) ?? 0);
+  const warmupMs = values.warmup === undefined ? Math.min(10 * 60_000, durationMs / 3) : (parseDurationMs(values.warmup) ?? 0);
   const r = await soak({ rate: Number(values.rate), durationMs, warmupMs, maxGrowthMb: Number(values['max-growth-mb']) });
   await writeFile(values.out as string, `${JSON.stringify({ ...r, timestamp: new Date().toISOString(), command: `npm run bench:soak -- --duration ${values.duration}` }, null, 2)}\n`);
   log(`rss ${r.rss_growth_mb_per_10min} MB/10 min, heap floor ${r.heap_floor_growth_mb_per_10min} MB/10 min after ${r.warmup_s} s warm-up (limit ${r.max_growth_mb_per_10min}); achieved ${r.achieved_events_per_s} events/s; keeps up: ${r.keeps_up}`);
