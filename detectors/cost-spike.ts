@@ -170,6 +170,25 @@ export function initialCostSpikeState(view: CohortView, cohort: CohortDims, para
   };
 }
 
+/**
+ * A state with some fields replaced, every field named, in the order of initialCostSpikeState (so
+ * its JSON is the same as a spread's): one object shape for every state, built without the
+ * spread's property-by-property copy — it ran for every partial (bench/core-ratio.ts profile).
+ */
+function stateWith(
+  s: CostSpikeState,
+  first_minute: CostSpikeState['first_minute'],
+  minutes: CostSpikeState['minutes'],
+  baseline: CostSpikeState['baseline'],
+  episode: CostSpikeState['episode'],
+  quarantine: CostSpikeState['quarantine'],
+  run_tokens: CostSpikeState['run_tokens'],
+  token_quantile: CostSpikeState['token_quantile'],
+  warned_runs: CostSpikeState['warned_runs'],
+): CostSpikeState {
+  return { view: s.view, cohort: s.cohort, first_minute, minutes, baseline, episode, quarantine, run_tokens, token_quantile, warned_runs };
+}
+
 export interface CostSpikeContext {
   params: CostSpikeParams;
   /** Event time (ms) of the latest event in the partial (its `last_ts`). */
@@ -226,7 +245,7 @@ export function costSpike(state: CostSpikeState, partial: CohortPartial, ctx: Co
     const excluded = episode === null ? quarantine : [...quarantine, quarantineOf(episode, partial.minute - 1, p)];
     baseline = minuteBaseline(added.window, firstMinute, partial.minute, p.baseline_minutes, p.sustained_minutes, excluded);
   }
-  const next: CostSpikeState = { ...state, first_minute: firstMinute, minutes: added.window, baseline, episode, quarantine };
+  const next = stateWith(state, firstMinute, added.window, baseline, episode, quarantine, state.run_tokens, state.token_quantile, state.warned_runs);
   if (added.placed === 'late' || baseline === null || episode !== null || baseline.minutes < p.min_history_minutes) return { state: next, findings: [] };
 
   const running = added.window.open?.value ?? totals;
@@ -362,7 +381,7 @@ function runTokens(state: CostSpikeState, partial: CohortPartial, ctx: CostSpike
     }
   }
   const changed = window !== state.run_tokens || quantile !== state.token_quantile || warned.length !== state.warned_runs.length || findings.length > 0;
-  return { state: changed ? { ...state, run_tokens: window, token_quantile: quantile, warned_runs: warned } : state, findings };
+  return { state: changed ? stateWith(state, state.first_minute, state.minutes, state.baseline, state.episode, state.quarantine, window, quantile, warned) : state, findings };
 }
 
 function closedQuantile(w: BucketWindow<SketchData>, p: CostSpikeParams): TokenQuantile | null {

@@ -10,10 +10,14 @@ export const MISSING_DIM = '(none)';
  * findings and commands; the guard parses it back to match a step's attributes.
  */
 export function cohortId(dims: Readonly<Record<string, string>>): string {
-  return Object.keys(dims)
-    .sort()
-    .map((k) => `${k}=${dims[k]}`)
-    .join(',');
+  // A loop rather than map/join: the cohort stage builds one per partial (bench/core-ratio.ts).
+  const keys = Object.keys(dims).sort();
+  let id = '';
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i] as string;
+    id += `${i === 0 ? '' : ','}${k}=${dims[k]}`;
+  }
+  return id;
 }
 
 /** The dimensions of a cohort scope id. */

@@ -30,6 +30,12 @@ export function createWindow<T>(bucketMs: number, horizon: number): BucketWindow
   return { bucket_ms: bucketMs, horizon, closed: [], open: null };
 }
 
+/**
+ * `w` with new buckets, its fields named in createWindow's order (the JSON of a spread, one object
+ * shape, without the spread's copy: windowAdd runs for every partial a cohort state takes).
+ */
+const windowOf = <T>(w: BucketWindow<T>, closed: Bucket<T>[], open: Bucket<T> | null): BucketWindow<T> => ({ bucket_ms: w.bucket_ms, horizon: w.horizon, closed, open });
+
 export const bucketIndex = (w: Pick<BucketWindow<unknown>, 'bucket_ms'>, ts: number): number => Math.floor(ts / w.bucket_ms);
 
 /**
@@ -42,12 +48,12 @@ export const bucketIndex = (w: Pick<BucketWindow<unknown>, 'bucket_ms'>, ts: num
 export function windowAdd<T>(w: BucketWindow<T>, ts: number, value: T, merge: (a: T, b: T) => T): { window: BucketWindow<T>; placed: Placement } {
   const index = bucketIndex(w, ts);
   const open = w.open;
-  if (open === null) return { window: { ...w, open: { index, value } }, placed: 'rolled' };
-  if (index === open.index) return { window: { ...w, open: { index, value: merge(open.value, value) } }, placed: 'open' };
+  if (open === null) return { window: windowOf(w, w.closed, { index, value }), placed: 'rolled' };
+  if (index === open.index) return { window: windowOf(w, w.closed, { index, value: merge(open.value, value) }), placed: 'open' };
   if (index > open.index) {
     const oldest = index - w.horizon + 1;
     const closed = [...w.closed, open].filter((b) => b.index >= oldest);
-    return { window: { ...w, closed, open: { index, value } }, placed: 'rolled' };
+    return { window: windowOf(w, closed, { index, value }), placed: 'rolled' };
   }
   if (index <= open.index - w.horizon) return { window: w, placed: 'dropped' };
   const at = lowerBound(w.closed, index);
@@ -55,7 +61,7 @@ export function windowAdd<T>(w: BucketWindow<T>, ts: number, value: T, merge: (a
   const hit = closed[at];
   if (hit !== undefined && hit.index === index) closed[at] = { index, value: merge(hit.value, value) };
   else closed.splice(at, 0, { index, value });
-  return { window: { ...w, closed }, placed: 'late' };
+  return { window: windowOf(w, closed, w.open), placed: 'late' };
 }
 
 /** Buckets with from ≤ index ≤ to (open one included), oldest first. */
