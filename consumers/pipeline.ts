@@ -14,6 +14,7 @@ import { createPerRunStage, type PerRunStage } from '../src/engine/per-run-stage
 import { createBatchWriter, type BatchWriter, type TableSink } from '../src/ingest/batch-writer.ts';
 import { decodeSpan } from '../src/ingest/decode.ts';
 import type { Logger } from '../src/log.ts';
+import type { StageMetrics } from '../src/metrics/stage-metrics.ts';
 import type { Policy } from '../src/policy/policy.ts';
 import { commandToRow, findingToRow } from '../src/store/rows.ts';
 import { retry } from '../src/util/retry.ts';
@@ -44,6 +45,8 @@ export interface PipelineOptions {
   forwardPartials?: boolean;
   /** Called after every batch with the running totals (tests and metrics await progress with it). */
   onProgress?: (stats: Readonly<PipelineStats>) => void;
+  /** Counts consumed events, findings and commands, live runs, heartbeats (src/metrics); nothing when absent. */
+  metrics?: Pick<StageMetrics, 'consumed' | 'emitted' | 'state' | 'heartbeatSent'>;
 }
 
 export interface PipelineStats {
@@ -204,6 +207,7 @@ export function createPipelineConsumer(options: PipelineOptions): PipelineConsum
     const audit = async () => {
       stats.findings += findings.length;
       for (const c of commands) stats.commands[c.action] = (stats.commands[c.action] ?? 0) + 1;
+      options.metrics?.emitted(findings, commands);
       await writer.add('findings', findings.map(findingToRow));
       await writer.add('control_commands', commands.map((c) => commandToRow(c, { source: 'pipeline' })));
     };
@@ -278,6 +282,7 @@ export function createPipelineConsumer(options: PipelineOptions): PipelineConsum
     );
     await producer.send({ topic: topics.control, acks: -1, messages: [{ key: 'heartbeat', value: JSON.stringify(command) }] });
     stats.heartbeats++;
+    options.metrics?.heartbeatSent(command.issued_at);
   }
 
   /**
@@ -292,6 +297,7 @@ export function createPipelineConsumer(options: PipelineOptions): PipelineConsum
     const { stage, progress } = await partitionState(batch.partition);
     const decodeOptions = { nowMs: now() };
     const messages = batch.messages;
+    const consumedBefore = stats.events + stats.invalid;
     let findings: Finding[] = [];
     let commands: ControlCommand[] = [];
     let last: string | undefined;
@@ -345,6 +351,8 @@ export function createPipelineConsumer(options: PipelineOptions): PipelineConsum
     await commitPointAfter(last);
     stats.liveRuns = 0;
     for (const p of partitions.values()) stats.liveRuns += p.stage.runs.size;
+    options.metrics?.consumed('detect', stats.events + stats.invalid - consumedBefore);
+    options.metrics?.state('detect', { liveRuns: stats.liveRuns, pendingRows: writer.buffered() });
     options.onProgress?.(stats);
 
     /** Everything up to `lastOffset` is applied and queued: resolve it, and queue the partition's commit point behind it. */

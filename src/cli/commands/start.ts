@@ -3,6 +3,7 @@ import { createIngestConsumer, type IngestConsumer } from '../../../consumers/in
 import { createCohortConsumer, type CohortConsumer } from '../../../consumers/cohort.ts';
 import { createPipelineConsumer, type PipelineConsumer } from '../../../consumers/pipeline.ts';
 import { startBudgetStage, type BudgetStage } from '../../budgets/budget-stage.ts';
+import { createObservability, type Observability } from '../../metrics/observability.ts';
 import { migrate } from '../../store/migrate.ts';
 import { connectKafka, createContext, loadConfiguredPolicy, openConfiguredStore, requireKeyRing, untilShutdownSignal } from '../context.ts';
 import { CliError, EXIT } from '../exit-codes.ts';
@@ -16,6 +17,7 @@ interface StartOptions {
   stages: string;
   heartbeatMs: string;
   instanceId?: string;
+  metricsPort?: string;
 }
 
 export function registerStart(program: Command, env: Record<string, string | undefined>): void {
@@ -30,8 +32,15 @@ export function registerStart(program: Command, env: Record<string, string | und
       '--instance-id <id>',
       'names this process in heartbeats and its Kafka transactions; keep it stable across restarts of the same process slot so that a restart fences what a crashed predecessor left open (default: random)',
     )
+    .option('--metrics-port <port>', 'port of /metrics, /healthz and /readyz (0 turns them off); default RUNWARDEN_METRICS_PORT, else 9464; bound to RUNWARDEN_METRICS_HOST (127.0.0.1)')
     .action(async (opts: StartOptions) => {
       const ctx = createContext(env);
+      const metricsConfig = { ...ctx.config.metrics };
+      if (opts.metricsPort !== undefined) {
+        const port = Number(opts.metricsPort);
+        if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new CliError('--metrics-port must be a TCP port number (0 turns the metrics endpoint off)', EXIT.usage);
+        metricsConfig.port = port;
+      }
       const stages = parseStages(opts.stages);
       // Everything that can be wrong in the input is checked before anything connects.
       const policy = await loadConfiguredPolicy(ctx, opts.policy);
@@ -42,20 +51,35 @@ export function registerStart(program: Command, env: Record<string, string | und
 
       const store = await openConfiguredStore(ctx);
       await migrate(store);
-      const kafka = await connectKafka(ctx).catch(async (err: unknown) => {
+      const rawKafka = await connectKafka(ctx).catch(async (err: unknown) => {
         await store.close();
         throw err;
       });
+      const obs: Observability | undefined = metricsConfig.port > 0 ? createObservability({ config: metricsConfig, store, logger: ctx.logger }) : undefined;
+      // With metrics on, the stages get an instrumented client and sink; `metrics` is undefined otherwise (no cost).
+      const kafka = obs ? obs.instrument(rawKafka) : rawKafka;
+      const sink = obs ? obs.sink(store) : store;
+      const metrics = obs?.metrics;
+      const watched: Array<{ group: string; topic: string }> = [];
       let ingest: IngestConsumer | undefined;
       let pipeline: PipelineConsumer | undefined;
       let cohort: CohortConsumer | undefined;
       if (stages.has('ingest')) {
-        ingest = createIngestConsumer({ kafka, sink: store, topics: ctx.config.topics, logger: ctx.logger, groupId: `${opts.groupPrefix}-ingest`, priceTable: policy.pricing });
+        ingest = createIngestConsumer({
+          kafka,
+          sink,
+          topics: ctx.config.topics,
+          logger: ctx.logger,
+          groupId: `${opts.groupPrefix}-ingest`,
+          priceTable: policy.pricing,
+          ...(metrics ? { metrics } : {}),
+        });
+        watched.push({ group: `${opts.groupPrefix}-ingest`, topic: ctx.config.topics.spans });
       }
       if (keyRing && stages.has('detect')) {
         pipeline = createPipelineConsumer({
           kafka,
-          sink: store,
+          sink,
           topics: ctx.config.topics,
           logger: ctx.logger,
           policy,
@@ -63,20 +87,30 @@ export function registerStart(program: Command, env: Record<string, string | und
           groupId: `${opts.groupPrefix}-detect`,
           heartbeatIntervalMs,
           ...(opts.instanceId ? { wardenId: opts.instanceId } : {}),
+          ...(metrics ? { metrics } : {}),
         });
+        watched.push({ group: `${opts.groupPrefix}-detect`, topic: ctx.config.topics.spans });
+        metrics?.stageStarted('detect', Date.now());
       }
       if (keyRing && stages.has('cohort')) {
         cohort = createCohortConsumer({
           kafka,
-          sink: store,
+          sink,
           topics: ctx.config.topics,
           logger: ctx.logger,
           policy,
           keyRing,
           groupId: `${opts.groupPrefix}-cohort`,
           ...(opts.instanceId ? { instanceId: opts.instanceId } : {}),
+          ...(metrics ? { metrics } : {}),
         });
+        watched.push({ group: `${opts.groupPrefix}-cohort`, topic: ctx.config.topics.partials });
+        metrics?.stageStarted('cohort', Date.now());
       }
+      // The endpoint answers before the consumers join: /healthz at once, /readyz 503 until they have.
+      await obs?.start(rawKafka, watched).catch((err: unknown) => {
+        throw new CliError(`cannot serve metrics on ${metricsConfig.host}:${metricsConfig.port}: ${(err as Error).message}\nChoose another port with --metrics-port or RUNWARDEN_METRICS_PORT (0 turns the endpoint off).`, EXIT.usage);
+      });
       await Promise.all([ingest?.start(), pipeline?.start(), cohort?.start()]);
       let budgets: BudgetStage | undefined;
       if (keyRing && stages.has('budgets')) {
@@ -86,6 +120,7 @@ export function registerStart(program: Command, env: Record<string, string | und
       ctx.logger.info({ signal: await untilShutdownSignal() }, 'shutting down');
       // Written order, per stage: stop fetching (and scheduling), flush sinks, commit offsets, disconnect; then the store.
       await Promise.all([ingest?.stop(), pipeline?.stop(), cohort?.stop(), budgets?.stop()]);
+      await obs?.stop();
       await store.close();
     });
 }
