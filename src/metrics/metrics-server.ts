@@ -32,7 +32,7 @@ export function createMetricsServer(options: MetricsServerOptions): MetricsServe
   let server: Server | undefined;
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = (req.url ?? '/').split('?')[0];
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'application/json', json({ error: 'use GET' }));
     switch (path) {
       case '/metrics':
