@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import { createIngestConsumer, type IngestConsumer } from '../../../consumers/ingest.ts';
 import { createCohortConsumer, type CohortConsumer } from '../../../consumers/cohort.ts';
+import { createAlertsConsumer, type AlertsConsumer } from '../../../consumers/alerts.ts';
+import { expandAlertEnv } from '../../alerts/expand-env.ts';
 import { createPipelineConsumer, type PipelineConsumer } from '../../../consumers/pipeline.ts';
 import { startBudgetStage, type BudgetStage } from '../../budgets/budget-stage.ts';
 import { createObservability, type Observability } from '../../metrics/observability.ts';
@@ -8,13 +10,15 @@ import { migrate } from '../../store/migrate.ts';
 import { connectKafka, createContext, loadConfiguredPolicy, openConfiguredStore, requireKeyRing, untilShutdownSignal } from '../context.ts';
 import { CliError, EXIT } from '../exit-codes.ts';
 
-const STAGES = ['ingest', 'detect', 'cohort', 'budgets'] as const;
+const STAGES = ['ingest', 'detect', 'cohort', 'budgets', 'alerts'] as const;
 type Stage = (typeof STAGES)[number];
+/** Without --stages: every stage, `alerts` only when the policy names alert sinks. */
+const DEFAULT_STAGES: readonly Stage[] = ['ingest', 'detect', 'cohort', 'budgets'];
 
 interface StartOptions {
   groupPrefix: string;
   policy?: string;
-  stages: string;
+  stages?: string;
   heartbeatMs: string;
   instanceId?: string;
   metricsPort?: string;
@@ -26,7 +30,7 @@ export function registerStart(program: Command, env: Record<string, string | und
     .description('run the consumers against Kafka and ClickHouse until SIGINT/SIGTERM')
     .option('--group-prefix <prefix>', 'consumer group prefix', 'runwarden')
     .option('--policy <file>', 'policy file (YAML or JSON); default RUNWARDEN_POLICY, else built-in defaults')
-    .option('--stages <list>', `stages this process runs, comma-separated (${STAGES.join(', ')}); scale ingest and detect out by starting more processes (one budgets scheduler is enough)`, STAGES.join(','))
+    .option('--stages <list>', `stages this process runs, comma-separated (${STAGES.join(', ')}); default all, alerts only when the policy has alert sinks; scale ingest and detect out by starting more processes (one budgets scheduler is enough)`)
     .option('--heartbeat-ms <ms>', 'warden heartbeat interval on the control topic (ms)', '5000')
     .option(
       '--instance-id <id>',
@@ -41,9 +45,12 @@ export function registerStart(program: Command, env: Record<string, string | und
         if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new CliError('--metrics-port must be a TCP port number (0 turns the metrics endpoint off)', EXIT.usage);
         metricsConfig.port = port;
       }
-      const stages = parseStages(opts.stages);
       // Everything that can be wrong in the input is checked before anything connects.
       const policy = await loadConfiguredPolicy(ctx, opts.policy);
+      const stages = parseStages(opts.stages ?? [...DEFAULT_STAGES, ...(policy.alerts.sinks.length > 0 ? ['alerts'] : [])].join(','));
+      if (stages.has('alerts') && policy.alerts.sinks.length === 0) throw new CliError('--stages alerts: the policy names no alert sinks; add alerts.sinks to the policy file (docs/alerts.md)', EXIT.usage);
+      const expanded = stages.has('alerts') ? expandAlertEnv(policy.alerts, env) : undefined;
+      if (expanded && 'issues' in expanded) throw new CliError(`invalid alert sinks:\n${expanded.issues.map((i) => `  - ${i}`).join('\n')}`, EXIT.usage);
       const keyRing = stages.has('detect') || stages.has('cohort') || stages.has('budgets') ? requireKeyRing(ctx) : undefined;
       if (opts.instanceId !== undefined && !/^[A-Za-z0-9._-]{1,64}$/.test(opts.instanceId)) throw new CliError('--instance-id: 1 to 64 letters, digits, ".", "_" or "-"', EXIT.usage);
       const heartbeatIntervalMs = Number(opts.heartbeatMs);
@@ -107,11 +114,16 @@ export function registerStart(program: Command, env: Record<string, string | und
         watched.push({ group: `${opts.groupPrefix}-cohort`, topic: ctx.config.topics.partials });
         metrics?.stageStarted('cohort', Date.now());
       }
+      let alerts: AlertsConsumer | undefined;
+      if (expanded && 'alerts' in expanded) {
+        alerts = createAlertsConsumer({ kafka, topics: ctx.config.topics, logger: ctx.logger, alerts: expanded.alerts, groupId: `${opts.groupPrefix}-alerts`, ...(metrics ? { metrics } : {}) });
+        watched.push({ group: `${opts.groupPrefix}-alerts`, topic: ctx.config.topics.findings });
+      }
       // The endpoint answers before the consumers join: /healthz at once, /readyz 503 until they have.
       await obs?.start(rawKafka, watched).catch((err: unknown) => {
         throw new CliError(`cannot serve metrics on ${metricsConfig.host}:${metricsConfig.port}: ${(err as Error).message}\nChoose another port with --metrics-port or RUNWARDEN_METRICS_PORT (0 turns the endpoint off).`, EXIT.usage);
       });
-      await Promise.all([ingest?.start(), pipeline?.start(), cohort?.start()]);
+      await Promise.all([ingest?.start(), pipeline?.start(), cohort?.start(), alerts?.start()]);
       let budgets: BudgetStage | undefined;
       if (keyRing && stages.has('budgets')) {
         if (policy.budgets.enabled) budgets = await startBudgetStage({ kafka, store, policy, keyRing, topics: ctx.config.topics, logger: ctx.logger });
@@ -119,7 +131,7 @@ export function registerStart(program: Command, env: Record<string, string | und
       }
       ctx.logger.info({ signal: await untilShutdownSignal() }, 'shutting down');
       // Written order, per stage: stop fetching (and scheduling), flush sinks, commit offsets, disconnect; then the store.
-      await Promise.all([ingest?.stop(), pipeline?.stop(), cohort?.stop(), budgets?.stop()]);
+      await Promise.all([ingest?.stop(), pipeline?.stop(), cohort?.stop(), budgets?.stop(), alerts?.stop()]);
       await obs?.stop();
       await store.close();
     });
