@@ -13,7 +13,7 @@ export interface AlertSink {
   offer(finding: Finding): boolean;
   /** Resolves when the queue is empty and nothing is in flight (tests, shutdown). */
   idle(): Promise<void>;
-  /** Stops: waits up to `graceMs` for the queue to drain, then drops the rest (counted). */
+  /** Stops: waits up to `graceMs` for the queue to drain, then aborts the request in flight and drops the rest (counted). */
   close(graceMs?: number): Promise<void>;
 }
 
@@ -67,7 +67,7 @@ export function createWebhookSink(options: WebhookSinkOptions): AlertSink {
     const started = performance.now();
     let response: Awaited<ReturnType<FetchLike>>;
     try {
-      response = await doFetch(config.url, { method: 'POST', headers, body: JSON.stringify(alertPayload(finding, config.format)), signal: AbortSignal.timeout(config.timeout) });
+      response = await doFetch(config.url, { method: 'POST', headers, body: JSON.stringify(alertPayload(finding, config.format)), signal: AbortSignal.any([AbortSignal.timeout(config.timeout), closing.signal]) });
     } catch (err) {
       throw new WebhookError(`request failed: ${(err as Error).message}`, true, undefined, { cause: err });
     } finally {
