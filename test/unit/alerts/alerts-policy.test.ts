@@ -1,6 +1,7 @@
+import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { expandAlertEnv } from '../../../src/alerts/expand-env.ts';
-import { PolicyError, parsePolicy } from '../../../src/policy/policy.ts';
+import { PolicyError, loadPolicy, parsePolicy } from '../../../src/policy/policy.ts';
 
 const sink = { name: 'oncall', type: 'webhook', url: 'https://hooks.example.com/T1/B2' };
 
@@ -47,5 +48,19 @@ describe('the alerts section of the policy file', () => {
       issues: ['alerts.sinks[0].headers.Authorization: environment variable TOKEN is not set: set it, or write the value in the policy file'],
     });
     expect(expandAlertEnv(alerts, { SLACK_URL: 'not a url', TOKEN: 't' })).toEqual({ issues: [expect.stringContaining('alerts.sinks[0].url: must be an http(s) URL once expanded')] });
+  });
+});
+
+describe('docs/alerts.md', () => {
+  it('shows a policy section that is valid as written', async () => {
+    const text = await readFile(new URL('../../../docs/alerts.md', import.meta.url), 'utf8');
+    const yaml = /```yaml\n([\s\S]*?)```/.exec(text)?.[1];
+    expect(yaml).toBeDefined();
+    const { alerts } = loadPolicy(yaml ?? '', 'yaml', 'docs/alerts.md');
+    expect(alerts.sinks.map((s) => [s.name, s.min_severity, s.detectors])).toEqual([
+      ['oncall-slack', 'critical', undefined],
+      ['finops', 'info', ['cost-spike', 'budget']],
+    ]);
+    expect(alerts.dedup_window).toBe(600_000);
   });
 });
