@@ -43,6 +43,15 @@ export function createObservability(options: ObservabilityOptions): Observabilit
     instrument: (kafka) => instrumentKafka(kafka, { groups, sinkDuration: metrics.sinkDuration }),
     sink: (sink) => timedSink(sink, metrics),
     async start(kafka, watched) {
+      server = createMetricsServer({
+        host: options.config.host,
+        port: options.config.port,
+        render: () => metrics.render(),
+        contentType: metrics.registry.contentType,
+        ready: createReadinessCheck({ groups, store: options.store }),
+        logger: options.logger,
+      });
+      const address = await server.start();
       if (watched.length > 0) {
         admin = kafka.admin();
         await admin.connect();
@@ -59,15 +68,6 @@ export function createObservability(options: ObservabilityOptions): Observabilit
           }),
         );
       }
-      server = createMetricsServer({
-        host: options.config.host,
-        port: options.config.port,
-        render: () => metrics.render(),
-        contentType: metrics.registry.contentType,
-        ready: createReadinessCheck({ groups, store: options.store }),
-        logger: options.logger,
-      });
-      const address = await server.start();
       log.info(address, 'metrics endpoint listening: /metrics, /healthz, /readyz');
       return address;
     },

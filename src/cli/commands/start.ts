@@ -120,7 +120,9 @@ export function registerStart(program: Command, env: Record<string, string | und
         watched.push({ group: `${opts.groupPrefix}-alerts`, topic: ctx.config.topics.findings });
       }
       // The endpoint answers before the consumers join: /healthz at once, /readyz 503 until they have.
-      await obs?.start(rawKafka, watched).catch((err: unknown) => {
+      await obs?.start(rawKafka, watched).catch(async (err: unknown) => {
+        await obs.stop();
+        await store.close();
         throw new CliError(`cannot serve metrics on ${metricsConfig.host}:${metricsConfig.port}: ${(err as Error).message}\nChoose another port with --metrics-port or RUNWARDEN_METRICS_PORT (0 turns the endpoint off).`, EXIT.usage);
       });
       await Promise.all([ingest?.start(), pipeline?.start(), cohort?.start(), alerts?.start()]);
