@@ -9,6 +9,7 @@ import { createReliableProducer, createTransactionalProducer } from '../src/kafk
 import { readLatestByKey } from '../src/kafka/latest-by-key.ts';
 import { CHECKPOINT_MAX_BYTES } from '../src/kafka/topics.ts';
 import type { Logger } from '../src/log.ts';
+import type { StageMetrics } from '../src/metrics/stage-metrics.ts';
 import type { Policy } from '../src/policy/policy.ts';
 import { commandToRow, findingToRow } from '../src/store/rows.ts';
 import { createMutex } from '../src/util/mutex.ts';
@@ -34,6 +35,8 @@ export interface CohortConsumerOptions {
   checkpointIntervalMs?: number;
   fromBeginning?: boolean;
   onProgress?: (stats: Readonly<CohortConsumerStats>) => void;
+  /** Counts consumed partials, findings and commands, cohorts, checkpoints (src/metrics); nothing when absent. */
+  metrics?: Pick<StageMetrics, 'consumed' | 'emitted' | 'state' | 'checkpointed'>;
 }
 
 export interface CohortConsumerStats {
@@ -141,6 +144,7 @@ export function createCohortConsumer(options: CohortConsumerOptions): CohortCons
     });
     stats.findings += findings.length;
     for (const c of commands) stats.commands[c.action] = (stats.commands[c.action] ?? 0) + 1;
+    options.metrics?.emitted(findings, commands);
     await writer.add('findings', findings.map(findingToRow));
     await writer.add('control_commands', commands.map((c) => commandToRow(c, { source: 'pipeline' })));
   }
@@ -178,6 +182,7 @@ export function createCohortConsumer(options: CohortConsumerOptions): CohortCons
       }
       for (const [, p] of committed) p.dirty = false;
       stats.checkpoints++;
+      options.metrics?.checkpointed(Date.now());
     });
   }
 
@@ -198,6 +203,7 @@ export function createCohortConsumer(options: CohortConsumerOptions): CohortCons
             const gen = generation;
             const state = await partitionState(batch.partition);
             const emissions: Emission[] = [];
+            const consumedBefore = stats.partials + stats.skipped + stats.invalid;
             for (const message of batch.messages) {
               if (!isRunning() || isStale()) break;
               const offset = BigInt(message.offset);
@@ -218,6 +224,10 @@ export function createCohortConsumer(options: CohortConsumerOptions): CohortCons
             }
             await deliver(emissions);
             if (gen === generation) await heartbeat();
+            options.metrics?.consumed('cohort', stats.partials + stats.skipped + stats.invalid - consumedBefore);
+            let cohorts = 0;
+            for (const p of partitions.values()) cohorts += p.stage.size;
+            options.metrics?.state('cohort', { cohorts, pendingRows: writer.buffered() });
             options.onProgress?.(stats);
           }),
       });

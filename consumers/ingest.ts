@@ -6,6 +6,7 @@ import { createDedupCache } from '../src/ingest/dedup.ts';
 import { dlqMessage } from '../src/ingest/dlq.ts';
 import { createPendingBatch } from '../src/ingest/pending-batch.ts';
 import type { Logger } from '../src/log.ts';
+import type { StageMetrics } from '../src/metrics/stage-metrics.ts';
 import { DEFAULT_PRICE_TABLE, priceLlmCall, type PriceTable } from '../src/pricing/price-table.ts';
 import { spanToRow, dlqToRow } from '../src/store/rows.ts';
 import { createMutex } from '../src/util/mutex.ts';
@@ -33,6 +34,8 @@ export interface IngestOptions {
   fromBeginning?: boolean;
   /** Prices LLM calls that report no `cost_usd` (default: the built-in list prices). */
   priceTable?: PriceTable;
+  /** Counts consumed messages, DLQ reasons and pending rows (src/metrics); nothing when absent. */
+  metrics?: Pick<StageMetrics, 'consumed' | 'dlq' | 'state'>;
 }
 
 export interface IngestStats {
@@ -109,6 +112,7 @@ export function createIngestConsumer(options: IngestOptions): IngestConsumer {
 
     function toDlq(reason: DlqReason, text: string): void {
       stats.dlq[reason] = (stats.dlq[reason] ?? 0) + 1;
+      options.metrics?.dlq(reason);
       pending.dlqMessages.push(dlqMessage(message, reason, text, meta, now()));
       pending.dlqRows.push(dlqToRow({ tsMs: now(), reason, message: text, ...meta, value: message.value }));
     }
@@ -166,6 +170,7 @@ export function createIngestConsumer(options: IngestOptions): IngestConsumer {
         eachBatchAutoResolve: false,
         eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
           await exclusive(async () => {
+            const consumedBefore = stats.consumed;
             for (const message of batch.messages) {
               if (!isRunning() || isStale()) break;
               handle(batch.topic, batch.partition, message);
@@ -173,6 +178,8 @@ export function createIngestConsumer(options: IngestOptions): IngestConsumer {
             }
             // Backpressure: while ClickHouse lags, this await holds the fetch loop.
             if (pending.rows() >= batchRows || pending.rows() >= maxPending) await flushLocked();
+            options.metrics?.consumed('ingest', stats.consumed - consumedBefore);
+            options.metrics?.state('ingest', { pendingRows: pending.rows() });
           });
           await heartbeat();
         },

@@ -14,6 +14,7 @@ import { createPerRunStage, type PerRunStage } from '../src/engine/per-run-stage
 import { createBatchWriter, type BatchWriter, type TableSink } from '../src/ingest/batch-writer.ts';
 import { decodeSpan } from '../src/ingest/decode.ts';
 import type { Logger } from '../src/log.ts';
+import type { StageMetrics } from '../src/metrics/stage-metrics.ts';
 import type { Policy } from '../src/policy/policy.ts';
 import { commandToRow, findingToRow } from '../src/store/rows.ts';
 import { retry } from '../src/util/retry.ts';
@@ -49,6 +50,8 @@ export interface PipelineOptions {
   yieldForCommands?: boolean;
   /** Called after every batch with the running totals (tests and metrics await progress with it). */
   onProgress?: (stats: Readonly<PipelineStats>) => void;
+  /** Counts consumed events, findings and commands, live runs, heartbeats (src/metrics); nothing when absent. */
+  metrics?: Pick<StageMetrics, 'consumed' | 'emitted' | 'state' | 'heartbeatSent'>;
 }
 
 export interface PipelineStats {
@@ -249,6 +252,7 @@ export function createPipelineConsumer(options: PipelineOptions): PipelineConsum
     const audit = async () => {
       stats.findings += findings.length;
       for (const c of commands) stats.commands[c.action] = (stats.commands[c.action] ?? 0) + 1;
+      options.metrics?.emitted(findings, commands);
       await writer.add('findings', findings.map(findingToRow));
       await writer.add('control_commands', commands.map((c) => commandToRow(c, { source: 'pipeline' })));
     };
@@ -341,6 +345,7 @@ export function createPipelineConsumer(options: PipelineOptions): PipelineConsum
     );
     await producer.send({ topic: topics.control, acks: -1, messages: [{ key: 'heartbeat', value: JSON.stringify(command) }] });
     stats.heartbeats++;
+    options.metrics?.heartbeatSent(command.issued_at);
   }
 
   /**
@@ -354,6 +359,7 @@ export function createPipelineConsumer(options: PipelineOptions): PipelineConsum
     const gen = generation;
     const state = await partitionState(batch.partition);
     const { stage, progress } = state;
+    const consumedBefore = stats.events + stats.invalid;
     state.busy = true;
     try {
       await handleMessages();
@@ -362,6 +368,8 @@ export function createPipelineConsumer(options: PipelineOptions): PipelineConsum
     }
     stats.liveRuns = 0;
     for (const p of partitions.values()) stats.liveRuns += p.stage.runs.size;
+    options.metrics?.consumed('detect', stats.events + stats.invalid - consumedBefore);
+    options.metrics?.state('detect', { liveRuns: stats.liveRuns, pendingRows: writer.buffered() });
     options.onProgress?.(stats);
 
     async function handleMessages(): Promise<void> {

@@ -80,6 +80,13 @@ const envSchema = z
     RUNWARDEN_HMAC_KEYS: z.string().optional(),
     RUNWARDEN_HMAC_ACTIVE_KEY: z.string().optional(),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    RUNWARDEN_METRICS_PORT: z.coerce
+      .number({ error: 'must be a TCP port number (0 turns the metrics endpoint off)' })
+      .int('must be a TCP port number (0 turns the metrics endpoint off)')
+      .min(0, 'must be a TCP port number (0 turns the metrics endpoint off)')
+      .max(65_535, 'must be a TCP port number, at most 65535')
+      .default(9464),
+    RUNWARDEN_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
   })
   .superRefine((e, ctx) => {
     if (e.RUNWARDEN_OTLP_ATTRS !== undefined && typeof parseAttrKeys(e.RUNWARDEN_OTLP_ATTRS) === 'string') {
@@ -117,6 +124,14 @@ export interface OtlpConfig {
   mapping: OtlpMappingOptions;
 }
 
+/** The HTTP endpoint of `runwarden start`: /metrics, /healthz, /readyz. */
+export interface MetricsConfig {
+  /** 0: no endpoint. */
+  port: number;
+  /** Interface to bind; 127.0.0.1 unless metrics must be reachable from elsewhere (0.0.0.0 in a container). */
+  host: string;
+}
+
 export interface Config {
   kafka: KafkaConfig;
   clickhouse: ClickhouseConfig;
@@ -126,6 +141,7 @@ export interface Config {
   otlp: OtlpConfig;
   hmac?: HmacKeyRing;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  metrics: MetricsConfig;
 }
 
 /** Thrown when configuration is invalid; the message lists each variable and what to change. */
@@ -155,6 +171,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     },
     otlp: { topic: e.RUNWARDEN_TOPIC_OTLP, mapping: otlpMapping(e) },
     logLevel: e.LOG_LEVEL,
+    metrics: { port: e.RUNWARDEN_METRICS_PORT, host: e.RUNWARDEN_METRICS_HOST },
   };
   if (e.KAFKA_SASL_MECHANISM && e.KAFKA_SASL_USERNAME && e.KAFKA_SASL_PASSWORD) {
     config.kafka.sasl = { mechanism: e.KAFKA_SASL_MECHANISM, username: e.KAFKA_SASL_USERNAME, password: e.KAFKA_SASL_PASSWORD };

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { alertsSectionSchema } from '../alerts/alerts-policy.ts';
 import { budgetsSectionSchema } from '../budgets/budgets-policy.ts';
 import { boundedId } from '../contracts/common.ts';
 import { COST_SPIKE_DEFAULTS, costSpikeParamsSchema } from '../../detectors/cost-spike.ts';
@@ -85,5 +86,7 @@ export const policyFileSchema = strictSection({
   budgets: budgetsSectionSchema.optional(),
   /** Cohort dimensions of the cohort detectors; absent lists keep their defaults. */
   cohorts: cohortsPolicySchema.partial().optional(),
+  /** Where findings are announced (webhooks), by severity and detector. */
+  alerts: alertsSectionSchema.optional(),
 });
 export type PolicyFile = z.infer<typeof policyFileSchema>;

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import YAML from 'yaml';
+import { ALERTS_DEFAULTS, type AlertsPolicy } from '../alerts/alerts-policy.ts';
 import { BUDGETS_DEFAULTS, type BudgetsPolicy } from '../budgets/budgets-policy.ts';
 import { costSpikeParamIssues } from '../../detectors/cost-spike.ts';
 import { judgeDriftParamIssues } from '../../detectors/judge-drift.ts';
@@ -35,6 +36,8 @@ export interface Policy {
   budgets: BudgetsPolicy;
   /** Cohort dimensions of the cohort detectors, per view. */
   cohorts: CohortsPolicy;
+  /** Alert sinks for findings (src/alerts); no sinks: no alerts stage. */
+  alerts: AlertsPolicy;
 }
 
 export type PolicyFormat = 'yaml' | 'json';
@@ -86,7 +89,7 @@ export function parsePolicy(doc: unknown, source = 'policy'): Policy {
   const models: Record<string, ModelPrice> = valid.pricing?.replace_defaults ? {} : { ...DEFAULT_PRICE_TABLE };
   for (const [model, price] of Object.entries(valid.pricing?.models ?? {})) models[model.toLowerCase()] = price;
 
-  return { defaults, agents, runs: { ...RUNS_DEFAULTS, ...defined(valid.runs) }, pricing: models, budgets: valid.budgets ?? BUDGETS_DEFAULTS, cohorts };
+  return { defaults, agents, runs: { ...RUNS_DEFAULTS, ...defined(valid.runs) }, pricing: models, budgets: valid.budgets ?? BUDGETS_DEFAULTS, cohorts, alerts: valid.alerts ?? ALERTS_DEFAULTS };
 }
 
 /** Parses policy text (YAML or JSON) and validates it. Throws PolicyError. */

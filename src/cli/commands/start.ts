@@ -1,24 +1,31 @@
 import type { Command } from 'commander';
 import { createIngestConsumer, type IngestConsumer } from '../../../consumers/ingest.ts';
 import { createCohortConsumer, type CohortConsumer } from '../../../consumers/cohort.ts';
+import { createAlertsConsumer, type AlertsConsumer } from '../../../consumers/alerts.ts';
+import { expandAlertEnv } from '../../alerts/expand-env.ts';
 import { createPipelineConsumer, type PipelineConsumer } from '../../../consumers/pipeline.ts';
 import { createOtlpStage, type OtlpStage } from '../../../consumers/otlp.ts';
 import { startBudgetStage, type BudgetStage } from '../../budgets/budget-stage.ts';
+import { createObservability, type Observability } from '../../metrics/observability.ts';
 import { migrate } from '../../store/migrate.ts';
 import { connectKafka, createContext, loadConfiguredPolicy, openConfiguredStore, requireKeyRing, untilShutdownSignal } from '../context.ts';
 import { CliError, EXIT } from '../exit-codes.ts';
 
-const STAGES = ['ingest', 'detect', 'cohort', 'budgets', 'otlp'] as const;
+const STAGES = ['ingest', 'detect', 'cohort', 'budgets', 'alerts', 'otlp'] as const;
 type Stage = (typeof STAGES)[number];
-/** Every stage but `otlp`, which only a deployment fed by an OpenTelemetry Collector needs. */
+/**
+ * Without --stages: these, plus `alerts` when the policy names alert sinks. `otlp` is never a
+ * default: only a deployment fed by an OpenTelemetry Collector needs it.
+ */
 const DEFAULT_STAGES: readonly Stage[] = ['ingest', 'detect', 'cohort', 'budgets'];
 
 interface StartOptions {
   groupPrefix: string;
   policy?: string;
-  stages: string;
+  stages?: string;
   heartbeatMs: string;
   instanceId?: string;
+  metricsPort?: string;
 }
 
 export function registerStart(program: Command, env: Record<string, string | undefined>): void {
@@ -29,19 +36,28 @@ export function registerStart(program: Command, env: Record<string, string | und
     .option('--policy <file>', 'policy file (YAML or JSON); default RUNWARDEN_POLICY, else built-in defaults')
     .option(
       '--stages <list>',
-      `stages this process runs, comma-separated (${STAGES.join(', ')}); scale ingest and detect out by starting more processes (one budgets scheduler is enough); otlp (off by default) turns the OpenTelemetry Collector's otlp_json traces on RUNWARDEN_TOPIC_OTLP into span events`,
-      DEFAULT_STAGES.join(','),
+      `stages this process runs, comma-separated (${STAGES.join(', ')}); default ${DEFAULT_STAGES.join(',')}, plus alerts when the policy has alert sinks; scale ingest and detect out by starting more processes (one budgets scheduler is enough); otlp (off by default) turns the OpenTelemetry Collector's otlp_json traces on RUNWARDEN_TOPIC_OTLP into span events`,
     )
     .option('--heartbeat-ms <ms>', 'warden heartbeat interval on the control topic (ms)', '5000')
     .option(
       '--instance-id <id>',
       'names this process in heartbeats and its Kafka transactions; keep it stable across restarts of the same process slot so that a restart fences what a crashed predecessor left open (default: random)',
     )
+    .option('--metrics-port <port>', 'port of /metrics, /healthz and /readyz (0 turns them off); default RUNWARDEN_METRICS_PORT, else 9464; bound to RUNWARDEN_METRICS_HOST (127.0.0.1)')
     .action(async (opts: StartOptions) => {
       const ctx = createContext(env);
-      const stages = parseStages(opts.stages);
+      const metricsConfig = { ...ctx.config.metrics };
+      if (opts.metricsPort !== undefined) {
+        const port = Number(opts.metricsPort);
+        if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new CliError('--metrics-port must be a TCP port number (0 turns the metrics endpoint off)', EXIT.usage);
+        metricsConfig.port = port;
+      }
       // Everything that can be wrong in the input is checked before anything connects.
       const policy = await loadConfiguredPolicy(ctx, opts.policy);
+      const stages = parseStages(opts.stages ?? [...DEFAULT_STAGES, ...(policy.alerts.sinks.length > 0 ? ['alerts'] : [])].join(','));
+      if (stages.has('alerts') && policy.alerts.sinks.length === 0) throw new CliError('--stages alerts: the policy names no alert sinks; add alerts.sinks to the policy file (docs/alerts.md)', EXIT.usage);
+      const expanded = stages.has('alerts') ? expandAlertEnv(policy.alerts, env) : undefined;
+      if (expanded && 'issues' in expanded) throw new CliError(`invalid alert sinks:\n${expanded.issues.map((i) => `  - ${i}`).join('\n')}`, EXIT.usage);
       const keyRing = stages.has('detect') || stages.has('cohort') || stages.has('budgets') ? requireKeyRing(ctx) : undefined;
       if (opts.instanceId !== undefined && !/^[A-Za-z0-9._-]{1,64}$/.test(opts.instanceId)) throw new CliError('--instance-id: 1 to 64 letters, digits, ".", "_" or "-"', EXIT.usage);
       const heartbeatIntervalMs = Number(opts.heartbeatMs);
@@ -49,10 +65,16 @@ export function registerStart(program: Command, env: Record<string, string | und
 
       const store = await openConfiguredStore(ctx);
       await migrate(store);
-      const kafka = await connectKafka(ctx).catch(async (err: unknown) => {
+      const rawKafka = await connectKafka(ctx).catch(async (err: unknown) => {
         await store.close();
         throw err;
       });
+      const obs: Observability | undefined = metricsConfig.port > 0 ? createObservability({ config: metricsConfig, store, logger: ctx.logger }) : undefined;
+      // With metrics on, the stages get an instrumented client and sink; `metrics` is undefined otherwise (no cost).
+      const kafka = obs ? obs.instrument(rawKafka) : rawKafka;
+      const sink = obs ? obs.sink(store) : store;
+      const metrics = obs?.metrics;
+      const watched: Array<{ group: string; topic: string }> = [];
       let ingest: IngestConsumer | undefined;
       let pipeline: PipelineConsumer | undefined;
       let cohort: CohortConsumer | undefined;
@@ -68,12 +90,21 @@ export function registerStart(program: Command, env: Record<string, string | und
         });
       }
       if (stages.has('ingest')) {
-        ingest = createIngestConsumer({ kafka, sink: store, topics: ctx.config.topics, logger: ctx.logger, groupId: `${opts.groupPrefix}-ingest`, priceTable: policy.pricing });
+        ingest = createIngestConsumer({
+          kafka,
+          sink,
+          topics: ctx.config.topics,
+          logger: ctx.logger,
+          groupId: `${opts.groupPrefix}-ingest`,
+          priceTable: policy.pricing,
+          ...(metrics ? { metrics } : {}),
+        });
+        watched.push({ group: `${opts.groupPrefix}-ingest`, topic: ctx.config.topics.spans });
       }
       if (keyRing && stages.has('detect')) {
         pipeline = createPipelineConsumer({
           kafka,
-          sink: store,
+          sink,
           topics: ctx.config.topics,
           logger: ctx.logger,
           policy,
@@ -81,21 +112,38 @@ export function registerStart(program: Command, env: Record<string, string | und
           groupId: `${opts.groupPrefix}-detect`,
           heartbeatIntervalMs,
           ...(opts.instanceId ? { wardenId: opts.instanceId } : {}),
+          ...(metrics ? { metrics } : {}),
         });
+        watched.push({ group: `${opts.groupPrefix}-detect`, topic: ctx.config.topics.spans });
+        metrics?.stageStarted('detect', Date.now());
       }
       if (keyRing && stages.has('cohort')) {
         cohort = createCohortConsumer({
           kafka,
-          sink: store,
+          sink,
           topics: ctx.config.topics,
           logger: ctx.logger,
           policy,
           keyRing,
           groupId: `${opts.groupPrefix}-cohort`,
           ...(opts.instanceId ? { instanceId: opts.instanceId } : {}),
+          ...(metrics ? { metrics } : {}),
         });
+        watched.push({ group: `${opts.groupPrefix}-cohort`, topic: ctx.config.topics.partials });
+        metrics?.stageStarted('cohort', Date.now());
       }
-      await Promise.all([ingest?.start(), pipeline?.start(), cohort?.start(), otlp?.start()]);
+      let alerts: AlertsConsumer | undefined;
+      if (expanded && 'alerts' in expanded) {
+        alerts = createAlertsConsumer({ kafka, topics: ctx.config.topics, logger: ctx.logger, alerts: expanded.alerts, groupId: `${opts.groupPrefix}-alerts`, ...(metrics ? { metrics } : {}) });
+        watched.push({ group: `${opts.groupPrefix}-alerts`, topic: ctx.config.topics.findings });
+      }
+      // The endpoint answers before the consumers join: /healthz at once, /readyz 503 until they have.
+      await obs?.start(rawKafka, watched).catch(async (err: unknown) => {
+        await obs.stop();
+        await store.close();
+        throw new CliError(`cannot serve metrics on ${metricsConfig.host}:${metricsConfig.port}: ${(err as Error).message}\nChoose another port with --metrics-port or RUNWARDEN_METRICS_PORT (0 turns the endpoint off).`, EXIT.usage);
+      });
+      await Promise.all([ingest?.start(), pipeline?.start(), cohort?.start(), alerts?.start(), otlp?.start()]);
       let budgets: BudgetStage | undefined;
       if (keyRing && stages.has('budgets')) {
         if (policy.budgets.enabled) budgets = await startBudgetStage({ kafka, store, policy, keyRing, topics: ctx.config.topics, logger: ctx.logger });
@@ -105,7 +153,8 @@ export function registerStart(program: Command, env: Record<string, string | und
       // Written order, per stage: stop fetching (and scheduling), flush sinks, commit offsets, disconnect; then the store.
       // otlp first: what it has mapped and produced is then still consumed by ingest and detect on their next start.
       await otlp?.stop();
-      await Promise.all([ingest?.stop(), pipeline?.stop(), cohort?.stop(), budgets?.stop()]);
+      await Promise.all([ingest?.stop(), pipeline?.stop(), cohort?.stop(), budgets?.stop(), alerts?.stop()]);
+      await obs?.stop();
       await store.close();
     });
 }

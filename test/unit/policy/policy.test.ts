@@ -213,7 +213,7 @@ describe('rejected policies: each issue names the path, what to change, and the 
     {
       name: 'an unknown top-level section',
       doc: { defautls: {} },
-      issues: ['(policy): unknown field "defautls"; expected one of: version, defaults, agents, runs, pricing, budgets, cohorts'],
+      issues: ['(policy): unknown field "defautls"; expected one of: version, defaults, agents, runs, pricing, budgets, cohorts, alerts'],
     },
     {
       name: 'an unknown section inside an agent',
@@ -240,7 +240,7 @@ describe('rejected policies: each issue names the path, what to change, and the 
       issues: ['defaults.tool_loop.enabled: must be true or false (a YAML/JSON boolean, not a string) (got "false")'],
     },
     { name: 'a section that is not a mapping', doc: { defaults: { step_cap: 30 } }, issues: [/^defaults\.step_cap: must be a mapping with fields: enabled, max_llm_calls, .* \(got 30\)$/] },
-    { name: 'a document that is a list', doc: [1, 2], issues: ['(policy): must be a mapping with fields: version, defaults, agents, runs, pricing, budgets, cohorts'] },
+    { name: 'a document that is a list', doc: [1, 2], issues: ['(policy): must be a mapping with fields: version, defaults, agents, runs, pricing, budgets, cohorts, alerts'] },
     { name: 'an unknown format version', doc: { version: 2 }, issues: ['version: must be 1 (the only policy format version) (got 2)'] },
     { name: 'an empty agent_id', doc: { agents: { '': {} } }, issues: ['agents[""]: the agent_id must not be empty (got "")'] },
     { name: 'agents that is not a mapping', doc: { agents: ['bot'] }, issues: ['agents: must be a mapping of agent_id → overrides'] },
