@@ -150,7 +150,7 @@ export async function runKafkaDemo(o: KafkaDemoOptions): Promise<DemoSummary> {
 
 /** A new group's committed offsets at the topic's current end: it reads only what comes next. */
 async function startAtEnd(admin: Admin, groupId: string, topic: string): Promise<void> {
-  const ends = await admin.fetchTopicOffsets(topic);
+  const ends = await retryWhileRetriable(() => admin.fetchTopicOffsets(topic), 15_000);
   await admin.setOffsets({ groupId, topic, partitions: ends.map((p) => ({ partition: p.partition, offset: p.high })) });
 }
 
@@ -158,5 +158,18 @@ async function until(done: () => boolean, deadline: number, what: string): Promi
   while (!done()) {
     if (Date.now() > deadline) throw new Error(`demo: timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Retries what fails with a retriable Kafka error (a topic just created has no leader yet) for up to `forMs`. */
+async function retryWhileRetriable<T>(fn: () => Promise<T>, forMs: number): Promise<T> {
+  const deadline = Date.now() + forMs;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!(err as { retriable?: boolean }).retriable || Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 200));
+    }
   }
 }
