@@ -4,6 +4,7 @@ import { registerDemo } from './commands/demo.ts';
 import { registerMigrate } from './commands/migrate.ts';
 import { registerOperatorCommands } from './commands/operator.ts';
 import { registerReplay } from './commands/replay.ts';
+import { registerReport } from './commands/report.ts';
 import { registerSchemas } from './commands/schemas.ts';
 import { registerSimulate } from './commands/simulate.ts';
 import { registerSql } from './commands/sql.ts';
@@ -33,6 +34,7 @@ Exit codes: 0 ok, 1 failure, 2 usage/configuration, 3 Kafka/ClickHouse unavailab
   registerReplay(program, env);
   registerOperatorCommands(program, env);
   registerTail(program, env);
+  registerReport(program, env);
   registerSql(program, env);
   registerSchemas(program);
   return program;
