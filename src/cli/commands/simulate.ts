@@ -45,6 +45,16 @@ export function registerSimulate(program: Command, env: Record<string, string | 
     .option('--tenants <n>', 'cohorts: tenants (default: cohorts / 8, at least 2)')
     .option('--truth <file>', 'cohorts: write the ground truth (injected incidents, cohorts, releases) as JSON')
     .option('--out <file>', 'write JSON Lines to a file (- for stdout) instead of producing to Kafka')
+    .addHelpText(
+      'after',
+      `
+Without --out the events are produced to the spans topic (KAFKA_BROKERS) for a running warden.
+
+Examples:
+  npx runwarden simulate --runs 500 --seed 7 --out fleet.jsonl
+  npx runwarden simulate --runs 2000                      # to Kafka, for \`runwarden start\`
+  npx runwarden simulate --scenario cohorts --duration 8h --cohorts 60 --out c.jsonl --truth truth.json`,
+    )
     .action(async (opts: SimulateOptions, cmd: Command) => {
       if (!(SCENARIOS as readonly string[]).includes(opts.scenario)) throw new CliError(`--scenario must be one of ${SCENARIOS.join(', ')} (got ${opts.scenario})`, EXIT.usage);
       const foreign = opts.scenario === 'cohorts' ? RUNAWAY_ONLY : COHORT_ONLY;
