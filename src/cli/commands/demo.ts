@@ -61,7 +61,7 @@ ClickHouse unreachable, 1 a stage failed or timed out (--timeout).
 
 Examples:
   npm run demo                                # the same as: npx runwarden demo
-  npx runwarden demo --mode embedded          # no Kafka, no ClickHouse server: about 15 s
+  npx runwarden demo --mode embedded          # no Kafka, no ClickHouse server (under a minute)
   npx runwarden demo --duration 8h --cohorts 24 --runs 1000
   npx runwarden demo --json | jq .summary.aborts`,
     )
