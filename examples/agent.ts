@@ -9,7 +9,7 @@
  *
  * Run it with a loop (LOOP=1) to watch the tool-loop detector abort it after 6 identical calls.
  */
-import { Kafka } from 'kafkajs';
+import { Kafka, logLevel } from 'kafkajs';
 import { parseKeyRing } from '../src/config/env.ts';
 import { createGuard, createSpanEmitter, RunAbortedError, WardenUnavailableError } from '../src/sdk/index.ts';
 
@@ -18,23 +18,30 @@ const MODEL = 'gpt-4o-mini';
 const ATTRS = { model_version: 'v3', prompt_hash: 'p-2026-11', plan_tier: 'pro' };
 
 // The edge of the app: configuration from the environment, once.
-const kafka = new Kafka({ clientId: 'support-bot', brokers: (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',') });
+process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
+const kafka = new Kafka({ clientId: 'support-bot', brokers: (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(','), logLevel: logLevel.ERROR });
 const keyRing = parseKeyRing(process.env.RUNWARDEN_HMAC_KEYS ?? '', process.env.RUNWARDEN_HMAC_ACTIVE_KEY);
 const loop = process.env.LOOP === '1';
+// The warden's topic names, when they are not the defaults (agent.spans, agent.control).
+const spansTopic = process.env.RUNWARDEN_TOPIC_SPANS ? { topic: process.env.RUNWARDEN_TOPIC_SPANS } : {};
+const controlTopic = process.env.RUNWARDEN_TOPIC_CONTROL ? { topic: process.env.RUNWARDEN_TOPIC_CONTROL } : {};
 
-const emitter = createSpanEmitter({ producer: kafka.producer(), ...AGENT, attrs: ATTRS, onError: (err) => console.error('span emitter:', err) });
+const emitter = createSpanEmitter({ producer: kafka.producer(), ...AGENT, ...spansTopic, attrs: ATTRS, onError: (err) => console.error('span emitter:', err) });
 const guard = createGuard({
   kafka,
+  ...controlTopic,
   keyRing,
   heartbeatTimeoutMs: 15_000, // no warden heartbeat for 15 s → …
   failMode: 'closed', // … refuse steps ('open' lets them through)
   onEvent: (e) => {
-    if (e.type !== 'applied') console.error('guard:', e);
+    // Expired and replayed commands are routine while catching up at start; the rest is worth a line.
+    if (e.type === 'aborted' || e.type === 'throttled' || e.type === 'warn' || (e.type === 'rejected' && e.reason !== 'expired' && e.reason !== 'replayed')) console.error('guard:', e.type, 'command' in e ? e.command.reason : e);
   },
 });
 
-/** Stand-ins for the LLM and the tools. */
+/** Stand-ins for the LLM (≈ 300 ms a call) and the tools. */
 async function callModel(prompt: string, step: number): Promise<{ text: string; tool?: { name: string; args: unknown }; usage: { input: number; output: number } }> {
+  await new Promise((r) => setTimeout(r, 300));
   const done = !loop && step >= 2;
   return { text: done ? `answer to: ${prompt}` : 'thinking', ...(done ? {} : { tool: { name: 'search', args: { q: loop ? prompt : `${prompt} #${step}` } } }), usage: { input: 900, output: 120 } };
 }
