@@ -9,6 +9,7 @@ import { CliError, EXIT } from '../exit-codes.ts';
 import { connectKafka, createContext } from '../context.ts';
 import { createLineWriter } from '../line-writer.ts';
 import { produceEvents } from '../produce.ts';
+import { createProgress } from '../progress.ts';
 
 const SCENARIOS = ['runaways', 'cohorts'] as const;
 
@@ -109,11 +110,17 @@ async function simulateCohorts(opts: SimulateOptions, env: Record<string, string
   if (opts.truth) await writeFile(opts.truth, `${JSON.stringify(fleet.truth, null, 2)}\n`);
 
   let events = 0;
+  // Hours to days of fleet time take a while: a progress bar by event time on stderr.
+  const progress = createProgress({ bar: process.stderr, out: process.stderr, label: 'simulating' });
+  const tick = (ts: number) => {
+    if (events % 10_000 === 0) progress.update((ts - fleet.truth.start_ts) / (fleet.truth.end_ts - fleet.truth.start_ts), `${events.toLocaleString('en-US')} events`);
+  };
   if (opts.out) {
     const out = createLineWriter(opts.out === '-' ? process.stdout : createWriteStream(opts.out));
     for (const e of fleet.events()) {
       await out.write(JSON.stringify(e));
       events++;
+      tick(e.ts as number);
     }
     await out.end();
   } else {
@@ -127,10 +134,12 @@ async function simulateCohorts(opts: SimulateOptions, env: Record<string, string
     for (const e of fleet.events()) {
       batch.push(e);
       events++;
+      tick(e.ts as number);
       if (batch.length >= KAFKA_BATCH) await flush();
     }
     if (batch.length > 0) await flush();
   }
+  progress.finish(`${events.toLocaleString('en-US')} events`);
   const t = fleet.truth;
   const quiet = t.cohorts.filter((c) => c.quiet).length;
   process.stderr.write(
