@@ -35,7 +35,12 @@ const demoOutput = z.object({
     abortedRuns: z.array(z.string()),
     incidents: z.array(z.object({ kind: z.string() })),
   }),
-  caught: z.object({ unexpected: z.array(z.string()) }),
+  caught: z.object({
+    toolLoops: z.tuple([z.number(), z.number()]),
+    stepCaps: z.tuple([z.number(), z.number()]),
+    spendSpikes: z.tuple([z.number(), z.number()]),
+    unexpected: z.array(z.string()),
+  }),
 });
 
 // A small fleet: 2.5 h of 6 cohorts (long enough for the spend incidents after their 90-minute warm-up) and 200 single runs.
@@ -60,6 +65,11 @@ async function expectGroundTruth(store: Store, out: z.infer<typeof demoOutput>) 
   expect(truth.incidents.filter((i) => i.kind === 'spend_spike').length).toBeGreaterThan(0);
   const aborted = new Set(summary.aborts.scopes);
   expect(truth.abortedRuns.filter((r) => !aborted.has(r))).toEqual([]);
+  // The summary's "caught N of N" counts, against the ground truth.
+  expect(out.caught.toolLoops).toEqual([truth.runaways.tool_loop.length, truth.runaways.tool_loop.length]);
+  expect(out.caught.stepCaps).toEqual([truth.runaways.step_cap.length, truth.runaways.step_cap.length]);
+  const spikes = truth.incidents.filter((i) => i.kind === 'spend_spike').length;
+  expect(out.caught.spendSpikes).toEqual([spikes, spikes]);
   expect(out.caught.unexpected).toEqual(summary.aborts.scopes.filter((r) => !truth.abortedRuns.includes(r)));
   if (out.caught.unexpected.length > 0) {
     const totals = await store.query(
