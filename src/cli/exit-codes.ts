@@ -11,6 +11,14 @@ export const EXIT = {
   input: 4,
 } as const;
 
+/** The exit codes as `runwarden --help` and the README list them. */
+export const EXIT_CODE_HELP = `Exit codes:
+  ${EXIT.ok}  ok
+  ${EXIT.failure}  failure while running (the message says what failed)
+  ${EXIT.usage}  bad command line, configuration or policy (the message says what to change)
+  ${EXIT.unavailable}  Kafka or ClickHouse unreachable (start them: scripts/services.sh up, or set KAFKA_BROKERS / CLICKHOUSE_URL)
+  ${EXIT.input}  input unreadable (replay's file, sql --file)`;
+
 /** An error that carries the exit code the CLI should end with. */
 export class CliError extends Error {
   override readonly name = 'CliError';

@@ -4,12 +4,13 @@ import { registerDemo } from './commands/demo.ts';
 import { registerMigrate } from './commands/migrate.ts';
 import { registerOperatorCommands } from './commands/operator.ts';
 import { registerReplay } from './commands/replay.ts';
+import { registerReport } from './commands/report.ts';
 import { registerSchemas } from './commands/schemas.ts';
 import { registerSimulate } from './commands/simulate.ts';
 import { registerSql } from './commands/sql.ts';
 import { registerStart } from './commands/start.ts';
 import { registerTail } from './commands/tail.ts';
-import { CliError, EXIT } from './exit-codes.ts';
+import { CliError, EXIT, EXIT_CODE_HELP } from './exit-codes.ts';
 
 /** Builds the `runwarden` program; each command lives in its own file under commands/. */
 export function buildProgram(env: Record<string, string | undefined> = process.env): Command {
@@ -21,9 +22,16 @@ export function buildProgram(env: Record<string, string | undefined> = process.e
     .addHelpText(
       'after',
       `
+Start here:
+  npx runwarden demo                 a simulated fleet through the whole pipeline, with a summary
+  npx runwarden report --since 1d    what happened: spend, runaways, aborts, drift, budgets
+  npx runwarden <command> --help     each command's options and examples
+
 Environment: KAFKA_BROKERS, CLICKHOUSE_URL (unset: embedded chdb store in RUNWARDEN_DATA_DIR),
-CLICKHOUSE_USER, CLICKHOUSE_PASSWORD, CLICKHOUSE_DATABASE, RUNWARDEN_POLICY, RUNWARDEN_HMAC_KEYS, LOG_LEVEL.
-Exit codes: 0 ok, 1 failure, 2 usage/configuration, 3 Kafka/ClickHouse unavailable, 4 unreadable input.`,
+CLICKHOUSE_USER, CLICKHOUSE_PASSWORD, CLICKHOUSE_DATABASE, RUNWARDEN_POLICY, RUNWARDEN_HMAC_KEYS,
+RUNWARDEN_HMAC_ACTIVE_KEY, RUNWARDEN_TOPIC_*, LOG_LEVEL (the README lists every one).
+
+${EXIT_CODE_HELP}`,
     );
   registerDemo(program, env);
   registerStart(program, env);
@@ -33,6 +41,7 @@ Exit codes: 0 ok, 1 failure, 2 usage/configuration, 3 Kafka/ClickHouse unavailab
   registerReplay(program, env);
   registerOperatorCommands(program, env);
   registerTail(program, env);
+  registerReport(program, env);
   registerSql(program, env);
   registerSchemas(program);
   return program;

@@ -22,6 +22,13 @@ export function registerBudgets(program: Command, env: Record<string, string | u
     .option('--json', 'print the result as one JSON object')
     .option('--dry-run', 'evaluate and print only: nothing is signed, sent or written (needs no Kafka and no signing keys)')
     .option('--policy <file>', 'policy file (YAML or JSON); default RUNWARDEN_POLICY, else built-in defaults')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  npx runwarden budgets check --dry-run --policy policy.yaml    # look, send nothing
+  npx runwarden budgets check --json | jq '.findings'`,
+    )
     .action(async (opts: CheckOptions) => {
       const ctx = createContext(env);
       const policy = await loadConfiguredPolicy(ctx, opts.policy);

@@ -6,6 +6,17 @@ export function registerMigrate(program: Command, env: Record<string, string | u
   program
     .command('migrate')
     .description('apply the ClickHouse migrations in sql/migrations (idempotent; safe to run again)')
+    .addHelpText(
+      'after',
+      `
+Targets the ClickHouse server at CLICKHOUSE_URL (database CLICKHOUSE_DATABASE), else the embedded
+store in RUNWARDEN_DATA_DIR. Works on ClickHouse 18.16 and current releases; LowCardinality and TTL
+are applied only where the server supports them. \`start\` runs it too.
+
+Examples:
+  CLICKHOUSE_URL=http://clickhouse:8123 npx runwarden migrate
+  CLICKHOUSE_DATABASE=staging npx runwarden migrate`,
+    )
     .action(async () => {
       const ctx = createContext(env);
       const store = await openConfiguredStore(ctx);

@@ -52,7 +52,20 @@ export function registerOperatorCommands(program: Command, env: Record<string, s
       .description('block every new step of a user, tenant, agent or everything, until resumed or --ttl passes (signed, audited)')
       .option('--ttl <duration>', 'lift automatically after this long (e.g. 30m, 2h); default: until `runwarden resume`'),
     KILL_KINDS,
-  ).action(async (opts: OperatorOptions) => {
+  )
+    .addHelpText(
+      'after',
+      `
+Needs RUNWARDEN_HMAC_KEYS (the guards' shared secret) and Kafka; the command is also written to
+control_commands (the audit trail). Guards block the scope's next step with RunAbortedError.
+
+Examples:
+  npx runwarden kill-switch --tenant acme --reason "runaway spend, INC-123" --ttl 2h
+  npx runwarden kill-switch --agent support-bot
+  npx runwarden kill-switch --global --reason "provider outage"
+  npx runwarden resume --tenant acme`,
+    )
+    .action(async (opts: OperatorOptions) => {
     const scope = scopeFrom(opts, KILL_KINDS) as KillSwitchScope;
     const ttlMs = opts.ttl === undefined ? undefined : parseDurationMs(opts.ttl);
     if (opts.ttl !== undefined && (ttlMs === undefined || ttlMs <= 0)) throw new CliError(`--ttl: "${opts.ttl}" is not a duration; write e.g. 90s, 30m, 2h or 1d`, EXIT.usage);
@@ -64,7 +77,20 @@ export function registerOperatorCommands(program: Command, env: Record<string, s
   withScope(
     program.command('resume').description('lift a kill switch or throttle on exactly that scope (signed, audited)'),
     RESUME_KINDS,
-  ).action(async (opts: OperatorOptions) => {
+  )
+    .addHelpText(
+      'after',
+      `
+Lifts exactly the scope named (a tenant's resume does not lift a kill switch on one of its users).
+Cohort throttles name the cohort as their scope id: copy it from \`runwarden tail\` or the report.
+
+Examples:
+  npx runwarden resume --tenant acme --reason "INC-123 resolved"
+  npx runwarden resume --global
+  npx runwarden resume --cohort "agent_id=support-bot,model=gpt-4o,tenant_id=acme,user_id=u-42"
+  npx runwarden resume --scope user:u-42`,
+    )
+    .action(async (opts: OperatorOptions) => {
     const scope = scopeFrom(opts, RESUME_KINDS);
     await issue(env, opts, (issuedAt, note) => resumeCommand({ scope, issuedAt, ...(note !== undefined ? { note } : {}) }));
   });

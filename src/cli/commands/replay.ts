@@ -42,7 +42,11 @@ the cohort partials of every event as it is applied). Deterministic: event time 
 window, issued_at and ts; the same input gives the same output bytes. Bad lines are reported on stderr and skipped (as the DLQ would take them); the
 future-timestamp check is off, since it would depend on the wall clock. Commands are signed with
 RUNWARDEN_HMAC_KEYS when set, else with a fixed public key id "replay".
-Exit code 0 unless the input could not be read (4).`,
+Exit code 0 unless the input could not be read (4).
+
+Examples:
+  npx runwarden simulate --runs 500 --out fleet.jsonl && npx runwarden replay fleet.jsonl --findings
+  cat spans.jsonl | npx runwarden replay - --policy policy.yaml > commands.jsonl`,
     )
     .action(async (file: string, opts: ReplayOptions) => {
       if (!(FORMATS as readonly string[]).includes(opts.format)) throw new CliError(`--format: expected one of ${FORMATS.join(', ')}; got "${opts.format}"`, EXIT.usage);

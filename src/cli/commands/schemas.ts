@@ -6,6 +6,13 @@ export function registerSchemas(program: Command): void {
     .command('schemas')
     .description('print the JSON Schemas of the wire contracts (span, control, finding) for producers in other languages')
     .option('--write [dir]', 'write them to a folder instead (default: schemas)')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  npx runwarden schemas | jq '.span'
+  npx runwarden schemas --write ./contracts`,
+    )
     .action(async (opts: { write?: string | boolean }) => {
       if (opts.write) {
         const dir = typeof opts.write === 'string' ? opts.write : 'schemas';

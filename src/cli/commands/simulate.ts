@@ -9,6 +9,7 @@ import { CliError, EXIT } from '../exit-codes.ts';
 import { connectKafka, createContext } from '../context.ts';
 import { createLineWriter } from '../line-writer.ts';
 import { produceEvents } from '../produce.ts';
+import { createProgress } from '../progress.ts';
 
 const SCENARIOS = ['runaways', 'cohorts'] as const;
 
@@ -45,6 +46,16 @@ export function registerSimulate(program: Command, env: Record<string, string | 
     .option('--tenants <n>', 'cohorts: tenants (default: cohorts / 8, at least 2)')
     .option('--truth <file>', 'cohorts: write the ground truth (injected incidents, cohorts, releases) as JSON')
     .option('--out <file>', 'write JSON Lines to a file (- for stdout) instead of producing to Kafka')
+    .addHelpText(
+      'after',
+      `
+Without --out the events are produced to the spans topic (KAFKA_BROKERS) for a running warden.
+
+Examples:
+  npx runwarden simulate --runs 500 --seed 7 --out fleet.jsonl
+  npx runwarden simulate --runs 2000                      # to Kafka, for \`runwarden start\`
+  npx runwarden simulate --scenario cohorts --duration 8h --cohorts 60 --out c.jsonl --truth truth.json`,
+    )
     .action(async (opts: SimulateOptions, cmd: Command) => {
       if (!(SCENARIOS as readonly string[]).includes(opts.scenario)) throw new CliError(`--scenario must be one of ${SCENARIOS.join(', ')} (got ${opts.scenario})`, EXIT.usage);
       const foreign = opts.scenario === 'cohorts' ? RUNAWAY_ONLY : COHORT_ONLY;
@@ -99,11 +110,17 @@ async function simulateCohorts(opts: SimulateOptions, env: Record<string, string
   if (opts.truth) await writeFile(opts.truth, `${JSON.stringify(fleet.truth, null, 2)}\n`);
 
   let events = 0;
+  // Hours to days of fleet time take a while: a progress bar by event time on stderr.
+  const progress = createProgress({ bar: process.stderr, out: process.stderr, label: 'simulating' });
+  const tick = (ts: number) => {
+    if (events % 10_000 === 0) progress.update((ts - fleet.truth.start_ts) / (fleet.truth.end_ts - fleet.truth.start_ts), `${events.toLocaleString('en-US')} events`);
+  };
   if (opts.out) {
     const out = createLineWriter(opts.out === '-' ? process.stdout : createWriteStream(opts.out));
     for (const e of fleet.events()) {
       await out.write(JSON.stringify(e));
       events++;
+      tick(e.ts as number);
     }
     await out.end();
   } else {
@@ -117,10 +134,12 @@ async function simulateCohorts(opts: SimulateOptions, env: Record<string, string
     for (const e of fleet.events()) {
       batch.push(e);
       events++;
+      tick(e.ts as number);
       if (batch.length >= KAFKA_BATCH) await flush();
     }
     if (batch.length > 0) await flush();
   }
+  progress.finish(`${events.toLocaleString('en-US')} events`);
   const t = fleet.truth;
   const quiet = t.cohorts.filter((c) => c.quiet).length;
   process.stderr.write(

@@ -44,6 +44,17 @@ export function registerStart(program: Command, env: Record<string, string | und
       'names this process in heartbeats and its Kafka transactions; keep it stable across restarts of the same process slot so that a restart fences what a crashed predecessor left open (default: random)',
     )
     .option('--metrics-port <port>', 'port of /metrics, /healthz and /readyz (0 turns them off); default RUNWARDEN_METRICS_PORT, else 9464; bound to RUNWARDEN_METRICS_HOST (127.0.0.1)')
+    .addHelpText(
+      'after',
+      `
+Needs RUNWARDEN_HMAC_KEYS for the detect, cohort and budgets stages (commands are signed). Runs
+until SIGINT/SIGTERM, then stops fetching, flushes ClickHouse, commits offsets and disconnects.
+
+Examples:
+  RUNWARDEN_HMAC_KEYS=k1:$(openssl rand -hex 24) npx runwarden start
+  npx runwarden start --stages ingest,detect --instance-id detect-1     # scale out: one slot per process
+  npx runwarden start --stages cohort,budgets --instance-id cohort-1 --policy policy.yaml`,
+    )
     .action(async (opts: StartOptions) => {
       const ctx = createContext(env);
       const metricsConfig = { ...ctx.config.metrics };

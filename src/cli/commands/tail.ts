@@ -7,6 +7,7 @@ import { CliError, EXIT } from '../exit-codes.ts';
 import { createLineWriter } from '../line-writer.ts';
 
 interface TailOptions {
+  only?: string;
   fromBeginning?: boolean;
   json?: boolean;
   heartbeats?: boolean;
@@ -16,15 +17,32 @@ interface TailOptions {
 export function registerTail(program: Command, env: Record<string, string | undefined>): void {
   program
     .command('tail')
-    .description('watch the control commands on agent.control as they are issued, with their signature checked')
-    .option('--from-beginning', 'start from the oldest command the topic holds, not the newest')
-    .option('--json', 'print each command as JSON (one per line) instead of a summary line')
+    .description('watch control commands (agent.control) and findings (runwarden.findings) as they are issued, with signatures checked')
+    .option('--only <what>', 'commands or findings (default: both)')
+    .option('--from-beginning', 'start from the oldest message the topics hold, not the newest')
+    .option('--json', 'print each command or finding as its JSON (one per line; `schema` tells them apart) instead of a summary line')
     .option('--heartbeats', 'include warden heartbeats')
-    .option('--count <n>', 'exit after this many commands')
+    .option('--count <n>', 'exit after this many messages')
+    .addHelpText(
+      'after',
+      `
+Each line: time (event time), ACTION or FINDING, scope, detector/rule, observed vs threshold, and
+for commands whether the signature verifies with RUNWARDEN_HMAC_KEYS (when set). Watching never
+moves anyone's offsets (a group of its own that does not commit). Ctrl-C to stop.
+
+Examples:
+  npx runwarden tail                          # everything from now on
+  npx runwarden tail --only commands --heartbeats
+  npx runwarden tail --only findings --from-beginning --count 20
+  npx runwarden tail --json | jq -c 'select(.action == "abort")'`,
+    )
     .action(async (opts: TailOptions) => {
       const ctx = createContext(env);
       const limit = opts.count === undefined ? Number.POSITIVE_INFINITY : Number(opts.count);
       if (!(limit > 0)) throw new CliError('--count must be a positive number', EXIT.usage);
+      if (opts.only !== undefined && opts.only !== 'commands' && opts.only !== 'findings') throw new CliError(`--only must be commands or findings (got ${opts.only})`, EXIT.usage);
+      const { control, findings } = ctx.config.topics;
+      const topics = opts.only === 'commands' ? [control] : opts.only === 'findings' ? [findings] : [control, findings];
       const kafka = createKafka(ctx.config.kafka, ctx.logger);
       // A group of its own that never commits: watching must not move anyone's offsets.
       const consumer = kafka.consumer({ groupId: `runwarden-tail-${randomUUID()}` });
@@ -34,13 +52,13 @@ export function registerTail(program: Command, env: Record<string, string | unde
       const finished = Promise.race([new Promise<void>((r) => (done = r)), untilShutdownSignal()]);
       try {
         await consumer.connect();
-        await consumer.subscribe({ topic: ctx.config.topics.control, fromBeginning: opts.fromBeginning ?? false });
+        await consumer.subscribe({ topics, fromBeginning: opts.fromBeginning ?? false });
       } catch (err) {
-        throw kafkaUnavailable(ctx, `cannot read ${ctx.config.topics.control} from Kafka`, err);
+        throw kafkaUnavailable(ctx, `cannot read ${topics.join(' and ')} from Kafka`, err);
       }
       await consumer.run({
         autoCommit: false,
-        eachMessage: async ({ message }) => {
+        eachMessage: async ({ topic, message }) => {
           if (seen >= limit) return;
           const text = message.value?.toString('utf8') ?? '';
           let parsed: unknown;
@@ -53,6 +71,7 @@ export function registerTail(program: Command, env: Record<string, string | unde
           if (action === 'heartbeat' && !opts.heartbeats) return;
           seen++;
           if (opts.json) await out.write(text);
+          else if (topic === findings) await out.write(describeFinding(parsed, text));
           else await out.write(describe(parsed, text, ctx.config.hmac ? verifyCommand(parsed, ctx.config.hmac, Date.now()) : undefined));
           if (seen >= limit) done();
         },
@@ -60,6 +79,15 @@ export function registerTail(program: Command, env: Record<string, string | unde
       await finished;
       await consumer.disconnect();
     });
+}
+
+/** A finding on one line: when, severity, scope, detector/rule, observed vs threshold (and baseline). */
+function describeFinding(parsed: unknown, raw: string): string {
+  const f = parsed as { ts?: number; severity?: string; detector?: string; rule?: string; scope?: { kind?: string; id?: string }; observed?: number; threshold?: number; baseline?: number } | undefined;
+  if (!f || typeof f !== 'object' || !f.detector) return `?? not a finding: ${raw.slice(0, 200)}`;
+  const when = typeof f.ts === 'number' ? new Date(f.ts).toISOString() : '?';
+  const base = f.baseline === undefined ? '' : ` (baseline ${f.baseline})`;
+  return `${when} ${`FINDING ${f.severity ?? ''}`.padEnd(16)} ${f.scope?.kind}:${f.scope?.id} ${f.detector}/${f.rule} observed ${String(f.observed)} vs ${String(f.threshold)}${base}`;
 }
 
 /** One line a person can read: when, what, where, why, and whether the signature holds. */
