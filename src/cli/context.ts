@@ -77,7 +77,13 @@ export function requireKeyRing(ctx: CliContext): KeyRing {
 
 /** A Kafka client with runwarden's topics in place; an unreachable cluster exits with EXIT.unavailable. */
 export async function connectKafka(ctx: CliContext): Promise<Kafka> {
-  const kafka = createKafka(ctx.config.kafka, ctx.logger);
+  let kafka: Kafka;
+  try {
+    kafka = createKafka(ctx.config.kafka, ctx.logger);
+  } catch (err) {
+    // The TLS files are read here: a path that does not exist is a configuration error.
+    throw new CliError(`cannot read a Kafka TLS file (KAFKA_SSL_CA_FILE, KAFKA_SSL_CERT_FILE, KAFKA_SSL_KEY_FILE): ${(err as Error).message}`, EXIT.usage);
+  }
   try {
     await ensureTopics(kafka, defaultTopicSpecs(ctx.config.topics));
   } catch (err) {
