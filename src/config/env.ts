@@ -72,6 +72,7 @@ const envSchema = z
     RUNWARDEN_HMAC_KEYS: z.string().optional(),
     RUNWARDEN_HMAC_ACTIVE_KEY: z.string().optional(),
     RUNWARDEN_HMAC_RETIRED_KEYS: z.string().optional(),
+    RUNWARDEN_INGEST_MAX_BUFFERED_ROWS: z.coerce.number().int('a whole number of rows').min(1_000, 'at least 1000 rows').default(50_000),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .superRefine((e, ctx) => {
@@ -133,6 +134,8 @@ export interface Config {
   policyPath?: string;
   topics: Topics;
   hmac?: HmacKeyRing;
+  /** The ingest's bound on rows held for ClickHouse; past it, fetching pauses (RUNWARDEN_INGEST_MAX_BUFFERED_ROWS). */
+  ingest: { maxBufferedRows: number };
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
 
@@ -161,6 +164,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       partials: e.RUNWARDEN_TOPIC_PARTIALS,
       checkpoints: e.RUNWARDEN_TOPIC_CHECKPOINTS,
     },
+    ingest: { maxBufferedRows: e.RUNWARDEN_INGEST_MAX_BUFFERED_ROWS },
     logLevel: e.LOG_LEVEL,
   };
   if (e.KAFKA_SSL) {

@@ -50,7 +50,15 @@ export function registerStart(program: Command, env: Record<string, string | und
       let pipeline: PipelineConsumer | undefined;
       let cohort: CohortConsumer | undefined;
       if (stages.has('ingest')) {
-        ingest = createIngestConsumer({ kafka, sink: store, topics: ctx.config.topics, logger: ctx.logger, groupId: `${opts.groupPrefix}-ingest`, priceTable: policy.pricing });
+        ingest = createIngestConsumer({
+          kafka,
+          sink: store,
+          topics: ctx.config.topics,
+          logger: ctx.logger,
+          groupId: `${opts.groupPrefix}-ingest`,
+          priceTable: policy.pricing,
+          maxBufferedRows: ctx.config.ingest.maxBufferedRows,
+        });
       }
       if (keyRing && stages.has('detect')) {
         pipeline = createPipelineConsumer({
