@@ -1,4 +1,6 @@
+import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { canonicalJson } from '../../../src/contracts/canonical.ts';
 import type { UnsignedControlCommand } from '../../../src/contracts/control.ts';
 import { ConfigError, loadConfig, parseKeyRing } from '../../../src/config/env.ts';
 import { keyRingSchema, signCommand, type KeyRing } from '../../../src/control/sign.ts';
@@ -48,13 +50,15 @@ describe('HMAC key rotation with a grace period for the retired key', () => {
   it('a command without key_id is tried only against keys still usable', () => {
     const clock = { now: GRACE_UNTIL + 1 };
     const guard = guardAt(clock);
-    const signed = signCommand(command('f', clock.now), beforeRotation) as Record<string, unknown>;
-    // Re-sign without key_id the way an old warden did (HMAC over the body without signature and key_id).
-    const { signature: _s, key_id: _k, ...body } = signed;
-    const legacy = signCommand(body as UnsignedControlCommand, beforeRotation) as Record<string, unknown>;
-    delete legacy.key_id;
+    // Signed the way a warden without key ids did: HMAC of the canonical body, no key_id.
+    const body = command('f', clock.now);
+    const legacy = { ...body, signature: createHmac('sha256', OLD).update(canonicalJson(body)).digest('hex') };
+    const fresh = { ...command('f2', clock.now) };
+    guard.receive(JSON.stringify({ ...fresh, signature: createHmac('sha256', NEW).update(canonicalJson(fresh)).digest('hex') }));
+    expect(guard.stats().applied).toBe(1);
     guard.receive(JSON.stringify(legacy));
-    expect(guard.stats().applied).toBe(0);
+    expect(guard.stats().applied).toBe(1);
+    expect(guard.stats().rejected.bad_signature).toBe(1);
   });
 
   it('replays are refused: the same command twice, even re-signed with the new key', () => {
