@@ -47,7 +47,9 @@ await admin.connect();
 const store = await createServerStore({ url, database: `bench_bad_${tag}` });
 await migrate(store);
 
-const fleet = simulateFleet({ runs: Math.ceil(events / 12), seed: 41, runawayShare: 0.1, startMs: Date.now() - 3_600_000 }).events.slice(0, events);
+const runs = Math.ceil(events / 12);
+// Event time ends 10 min before now (a run starts every ~2 s): no valid event is in the future.
+const fleet = simulateFleet({ runs, seed: 41, runawayShare: 0.1, startMs: Date.now() - runs * 2_000 - 600_000 }).events.slice(0, events);
 const clean: StreamMessage[] = fleet.map((e) => ({ key: e.run_id, value: Buffer.from(JSON.stringify(e)) }));
 const mixed = mixBadInput(fleet, { share, seed: 42, nowMs: Date.now() });
 const streams = { clean: { topics: topicsWithPrefix(`bench-clean-${tag}`), messages: clean }, bad: { topics: topicsWithPrefix(`bench-bad-${tag}`), messages: mixed } };

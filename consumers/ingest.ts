@@ -1,4 +1,4 @@
-import type { Consumer, Kafka, KafkaMessage, Producer } from 'kafkajs';
+import type { Consumer, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
 import type { Topics } from '../src/config/env.ts';
 import { createReliableProducer } from '../src/kafka/client.ts';
 import { decodeSpan, type DlqReason } from '../src/ingest/decode.ts';
@@ -74,6 +74,28 @@ export interface IngestConsumer {
   flush(): Promise<void>;
 }
 
+/** Value bytes per DLQ produce request (see writeBatch). */
+const DLQ_REQUEST_BYTES = 512 * 1024;
+
+/** `messages` in order, in runs of at most `maxBytes` value bytes (a larger message goes alone). */
+function byteChunks(messages: readonly Message[], maxBytes: number): Message[][] {
+  const chunks: Message[][] = [];
+  let current: Message[] = [];
+  let bytes = 0;
+  for (const m of messages) {
+    const size = m.value === null || m.value === undefined ? 0 : typeof m.value === 'string' ? Buffer.byteLength(m.value) : m.value.byteLength;
+    if (current.length > 0 && bytes + size > maxBytes) {
+      chunks.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(m);
+    bytes += size;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}
+
 /**
  * The ingestion consumer: agent.spans → validate → ClickHouse (spans, dlq_events) and the DLQ
  * topic. Offsets are committed only after ClickHouse acknowledged the rows and the DLQ topic
@@ -122,13 +144,13 @@ export function createIngestConsumer(options: IngestOptions): IngestConsumer {
     rejectedRows: 0,
   };
   let pending = createPendingBatch();
-  /** Rows of the flush in progress (taken out of `pending`, not yet acknowledged). */
-  let writingRows = 0;
+  /** Batches taken out of `pending` and not yet written and committed, oldest first. */
+  const unwritten: PendingBatch[] = [];
   /** The flush waiting for the one in progress, shared by every caller meanwhile. */
   let queuedFlush: Promise<void> | undefined;
   let timer: NodeJS.Timeout | undefined;
   let stopping = new AbortController();
-  const buffered = () => pending.rows() + writingRows;
+  const buffered = () => unwritten.reduce((n, b) => n + b.rows(), pending.rows());
   const retryOptions = () => ({
     baseDelayMs: options.retryBaseDelayMs ?? 200,
     maxDelayMs: options.retryMaxDelayMs ?? 5_000,
@@ -191,47 +213,63 @@ export function createIngestConsumer(options: IngestOptions): IngestConsumer {
     return insertIsolating(sink, table, rows, { ...retryOptions(), isRetriable, onRetry: onRetry(`insert ${table}`) });
   }
 
+  /**
+   * Writes the batches taken from `pending`, oldest first, and commits each one's offsets once it
+   * is written. A batch whose write fails (not for a retriable reason: those are retried inside)
+   * stays first in line and is written again by the next flush — its offsets, and every later
+   * batch's, are never committed before it, so nothing is skipped. Re-written rows collapse in
+   * the ReplacingMergeTree tables; a DLQ message may then be sent twice.
+   */
   async function flushLocked(): Promise<void> {
-    if (pending.isEmpty()) return;
-    const batch = pending;
-    pending = createPendingBatch();
-    writingRows = batch.rows();
+    if (!pending.isEmpty()) {
+      unwritten.push(pending);
+      pending = createPendingBatch();
+    }
     try {
-      if (batch.spans.length > 0) {
-        const refused = await insert('spans', batch.spans);
-        for (const { index, error } of refused) {
-          const source = batch.spanSources[index];
-          if (!source) continue;
-          stats.valid--;
-          stats.rejectedRows++;
-          const text = `ClickHouse refused the row: ${error instanceof Error ? error.message : String(error)}`;
-          log.error({ err: error, partition: source.partition, offset: source.message.offset }, 'ClickHouse refused a span row; sent to the DLQ');
-          toDlq(source.message, source.topic, source.partition, 'store_rejected', text, batch);
-        }
-      }
-      if (batch.dlqRows.length > 0) {
-        // The DLQ topic is the record of a bad message; a dlq_events row the server refuses is only logged.
-        for (const { index, error } of await insert('dlq_events', batch.dlqRows)) {
-          log.error({ err: error, row: index }, 'ClickHouse refused a dlq_events row; the DLQ topic still has the message');
-        }
-      }
-      if (batch.dlqMessages.length > 0) {
-        await retry(() => producer.send({ topic: topics.dlq, acks: -1, messages: batch.dlqMessages }), {
-          retries: Infinity,
-          ...retryOptions(),
-          onRetry: onRetry('produce DLQ'),
-        });
-      }
-      stats.rowsWritten += batch.spans.length + batch.dlqRows.length;
-      stats.flushes++;
-      const offsets = batch.commitOffsets();
-      if (offsets.length > 0) {
-        await consumer.commitOffsets(offsets);
-        stats.commits++;
+      while (unwritten.length > 0) {
+        await writeBatch(unwritten[0] as PendingBatch);
+        unwritten.shift();
       }
     } finally {
-      writingRows = 0;
       resumeIfRoom();
+    }
+  }
+
+  async function writeBatch(batch: PendingBatch): Promise<void> {
+    if (batch.spans.length > 0 && !batch.spansWritten) {
+      const refused = await insert('spans', batch.spans);
+      batch.spansWritten = true;
+      for (const { index, error } of refused) {
+        const source = batch.spanSources[index];
+        if (!source) continue;
+        stats.valid--;
+        stats.rejectedRows++;
+        const text = `ClickHouse refused the row: ${error instanceof Error ? error.message : String(error)}`;
+        log.error({ err: error, partition: source.partition, offset: source.message.offset }, 'ClickHouse refused a span row; sent to the DLQ');
+        toDlq(source.message, source.topic, source.partition, 'store_rejected', text, batch);
+      }
+    }
+    if (batch.dlqRows.length > 0) {
+      // The DLQ topic is the record of a bad message; a dlq_events row the server refuses is only logged.
+      for (const { index, error } of await insert('dlq_events', batch.dlqRows)) {
+        log.error({ err: error, row: index }, 'ClickHouse refused a dlq_events row; the DLQ topic still has the message');
+      }
+    }
+    // One request per ~512 KiB: the DLQ topic has one partition, and a record batch larger than the
+    // broker's message.max.bytes (1 MB by default) is refused whole — oversize copies add up fast.
+    for (const chunk of byteChunks(batch.dlqMessages, DLQ_REQUEST_BYTES)) {
+      await retry(() => producer.send({ topic: topics.dlq, acks: -1, messages: chunk }), {
+        retries: Infinity,
+        ...retryOptions(),
+        onRetry: onRetry('produce DLQ'),
+      });
+    }
+    stats.rowsWritten += batch.spans.length + batch.dlqRows.length;
+    stats.flushes++;
+    const offsets = batch.commitOffsets();
+    if (offsets.length > 0) {
+      await consumer.commitOffsets(offsets);
+      stats.commits++;
     }
   }
 
@@ -273,7 +311,8 @@ export function createIngestConsumer(options: IngestOptions): IngestConsumer {
       await Promise.all([consumer.connect(), producer.connect()]);
       await consumer.subscribe({ topic: topics.spans, fromBeginning: options.fromBeginning ?? true });
       timer = setInterval(() => {
-        if (!pending.isEmpty() && now() - pending.firstAtMs >= flushIntervalMs) flushInBackground();
+        // Also a batch whose write failed: it is tried again here (and holds the later commits back).
+        if ((!pending.isEmpty() && now() - pending.firstAtMs >= flushIntervalMs) || (unwritten.length > 0 && queuedFlush === undefined)) flushInBackground();
       }, Math.max(50, Math.floor(flushIntervalMs / 4)));
       await consumer.run({
         autoCommit: false,

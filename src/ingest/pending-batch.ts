@@ -19,6 +19,8 @@ export function createPendingBatch() {
     spanSources: [] as Array<{ message: KafkaMessage; topic: string; partition: number }>,
     dlqRows: [] as Record<string, unknown>[],
     dlqMessages: [] as Message[],
+    /** Set once `spans` is in ClickHouse, so that a retried write of the batch does not bisect again. */
+    spansWritten: false,
     /** When the first message of this batch was read (epoch ms, wall clock), 0 when empty. */
     firstAtMs: 0,
     rows(): number {
