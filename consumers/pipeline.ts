@@ -238,7 +238,8 @@ export function createPipelineConsumer(options: PipelineOptions): PipelineConsum
 
   /** Commits what is safe: the commit points taken before the audit rows they cover were flushed. */
   function commit(): Promise<void> {
-    committing = committing.then(async () => {
+    // After a failed commit (logged by its caller) the next one still runs: a rejected chain would stop committing for good.
+    committing = committing.catch(() => undefined).then(async () => {
       if (pendingCommits.size === 0) return;
       const snapshot = pendingCommits;
       const partials = pendingPartials;
