@@ -36,8 +36,8 @@ export interface MixOptions {
 }
 
 /**
- * Mixes bad input of every SPEC §6 class into a stream of valid events: after each valid event,
- * with probability `share / (1 - share)`, one bad message of the next class in turn, each unique
+ * Mixes bad input of every SPEC §6 class into a stream of valid events: evenly spread, `share` of
+ * the output (to within one message), one bad message of each class in turn, each unique
  * (its own event_id, so the DLQ copies are told apart). A duplicate repeats an earlier valid
  * event verbatim with its key, so it lands on that event's partition after it. Deterministic for
  * a seed. The valid events come out in their order, untouched.
@@ -46,12 +46,14 @@ export function mixBadInput(events: readonly SpanEventInput[], options: MixOptio
   const rng = createRng(options.seed ?? 9);
   const share = options.share ?? 0.01;
   const p = share / (1 - share);
+  // A random phase, then exactly one bad message per 1/p valid ones: the share is exact, not drawn.
+  const phase = rng();
   const out: StreamMessage[] = [];
   let n = 0;
   for (let i = 0; i < events.length; i++) {
     const event = events[i] as SpanEventInput;
     out.push({ key: event.run_id, value: Buffer.from(JSON.stringify(event)) });
-    if (rng() >= p) continue;
+    if (Math.floor((i + 1) * p + phase) === Math.floor(i * p + phase)) continue;
     const [kind, reason] = BAD_INPUT_CLASSES[n % BAD_INPUT_CLASSES.length] as (typeof BAD_INPUT_CLASSES)[number];
     const id = `bad-${String(n).padStart(6, '0')}`;
     n++;
