@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import type { Consumer, Kafka, Message, Producer } from 'kafkajs';
+import type { Consumer, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
 import type { Topics } from '../src/config/env.ts';
 import type { KeyRing } from '../src/control/sign.ts';
 import { createCohortStage, type CohortStage } from '../src/engine/cohort-stage.ts';
 import type { Emission } from '../src/engine/per-run-stage.ts';
 import { createBatchWriter, type BatchWriter, type TableSink } from '../src/ingest/batch-writer.ts';
+import { detectorErrorMessage, type DetectorFailure } from '../src/ingest/dlq.ts';
 import { createReliableProducer, createTransactionalProducer } from '../src/kafka/client.ts';
 import { readLatestByKey } from '../src/kafka/latest-by-key.ts';
 import { CHECKPOINT_MAX_BYTES } from '../src/kafka/topics.ts';
@@ -37,6 +38,8 @@ export interface CohortConsumerOptions {
   onProgress?: (stats: Readonly<CohortConsumerStats>) => void;
   /** Counts consumed partials, findings and commands, cohorts, checkpoints (src/metrics); nothing when absent. */
   metrics?: Pick<StageMetrics, 'consumed' | 'emitted' | 'state' | 'checkpointed'>;
+  /** An extra cohort check that runs before cost-spike and judge-drift (tests inject one that throws). */
+  extraDetector?: { name: string; apply(partial: CohortPartial): void };
 }
 
 export interface CohortConsumerStats {
@@ -45,6 +48,8 @@ export interface CohortConsumerStats {
   skipped: number;
   /** Messages that are not cohort partials (logged; the topic is internal, so this is a bug or a stranger). */
   invalid: number;
+  /** Partials a detector threw on: sent to the DLQ topic (`detector_error`), the partition goes on. */
+  detectorErrors: number;
   findings: number;
   commands: Record<string, number>;
   checkpoints: number;
@@ -56,6 +61,13 @@ export interface CohortConsumer {
   /** Written order: stop fetching, finish the batch in hand, checkpoint + commit, disconnect. */
   stop(): Promise<void>;
   stats(): CohortConsumerStats;
+}
+
+/** A partial a cohort detector threw on, on its way to the DLQ. */
+interface Poisoned {
+  message: KafkaMessage;
+  partition: number;
+  failure: DetectorFailure;
 }
 
 /** A checkpoint: the stage's state of one partition and the offset of the next partial to apply. */
@@ -102,7 +114,7 @@ export function createCohortConsumer(options: CohortConsumerOptions): CohortCons
   const producer: Producer = createReliableProducer(kafka);
   const checkpointer: Producer = createTransactionalProducer(kafka, `${groupId}-${instanceId}`, TRANSACTION_TIMEOUT_MS);
   const writer: BatchWriter = createBatchWriter({ sink: options.sink, logger, maxRows: 1_000, flushIntervalMs: 1_000 });
-  const stats: CohortConsumerStats = { partials: 0, skipped: 0, invalid: 0, findings: 0, commands: {}, checkpoints: 0, restoredPartitions: 0 };
+  const stats: CohortConsumerStats = { partials: 0, skipped: 0, invalid: 0, detectorErrors: 0, findings: 0, commands: {}, checkpoints: 0, restoredPartitions: 0 };
   const exclusive = createMutex();
   const stopping = new AbortController();
   const checkpointKey = (partition: number) => `${groupId}/${topics.partials}/${partition}`;
@@ -147,6 +159,37 @@ export function createCohortConsumer(options: CohortConsumerOptions): CohortCons
     options.metrics?.emitted(findings, commands);
     await writer.add('findings', findings.map(findingToRow));
     await writer.add('control_commands', commands.map((c) => commandToRow(c, { source: 'pipeline' })));
+  }
+
+  /**
+   * The cohort detectors over one partial; the failure when one threw (the partial then goes to the
+   * DLQ with the detector and its error, and the partition goes on). The state keeps whatever the
+   * partial changed before the throw.
+   */
+  function applyGuarded(stage: CohortStage, partial: CohortPartial, message: KafkaMessage, partition: number): Emission[] | DetectorFailure {
+    let detector = options.extraDetector?.name ?? 'cohort';
+    try {
+      options.extraDetector?.apply(partial);
+      detector = 'cohort';
+      return stage.apply(partial);
+    } catch (error) {
+      stats.detectorErrors++;
+      log.error({ err: error, detector, partition, offset: message.offset }, 'a cohort detector threw; the partial goes to the DLQ');
+      return { detector, error };
+    }
+  }
+
+  /** Sends the partials a detector threw on to the DLQ topic (before the checkpoint that passes them). */
+  async function toDlq(poisoned: readonly Poisoned[]): Promise<void> {
+    if (poisoned.length === 0) return;
+    const messages = poisoned.map(({ message, partition, failure }) =>
+      detectorErrorMessage(message, failure, { topic: topics.partials, partition, offset: message.offset }, Date.now()).message,
+    );
+    await retry(() => producer.send({ topic: topics.dlq, acks: -1, messages }), {
+      retries: Infinity,
+      signal: stopping.signal,
+      onRetry: (err, attempt) => log.warn({ err, attempt }, 'sending poison partials to the DLQ failed; retrying'),
+    });
   }
 
   /** Writes the state of every changed partition and commits their offsets in one transaction. */
@@ -204,6 +247,7 @@ export function createCohortConsumer(options: CohortConsumerOptions): CohortCons
             const state = await partitionState(batch.partition);
             const emissions: Emission[] = [];
             const consumedBefore = stats.partials + stats.skipped + stats.invalid;
+            const poisoned: Poisoned[] = [];
             for (const message of batch.messages) {
               if (!isRunning() || isStale()) break;
               const offset = BigInt(message.offset);
@@ -214,7 +258,9 @@ export function createCohortConsumer(options: CohortConsumerOptions): CohortCons
               const partial = decodePartial(message.value);
               if (partial) {
                 stats.partials++;
-                emissions.push(...state.stage.apply(partial));
+                const applied = applyGuarded(state.stage, partial, message, batch.partition);
+                if (Array.isArray(applied)) emissions.push(...applied);
+                else poisoned.push({ message, partition: batch.partition, failure: applied });
               } else {
                 stats.invalid++;
                 log.error({ partition: batch.partition, offset: message.offset }, 'not a cohort partial; skipped');
@@ -223,6 +269,7 @@ export function createCohortConsumer(options: CohortConsumerOptions): CohortCons
               state.dirty = true;
             }
             await deliver(emissions);
+            await toDlq(poisoned);
             if (gen === generation) await heartbeat();
             options.metrics?.consumed('cohort', stats.partials + stats.skipped + stats.invalid - consumedBefore);
             let cohorts = 0;

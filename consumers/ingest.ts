@@ -1,13 +1,15 @@
-import type { Consumer, Kafka, KafkaMessage, Producer } from 'kafkajs';
+import type { Consumer, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
 import type { Topics } from '../src/config/env.ts';
 import { createReliableProducer } from '../src/kafka/client.ts';
 import { decodeSpan, type DlqReason } from '../src/ingest/decode.ts';
 import { createDedupCache } from '../src/ingest/dedup.ts';
 import { dlqMessage } from '../src/ingest/dlq.ts';
-import { createPendingBatch } from '../src/ingest/pending-batch.ts';
+import { insertIsolating } from '../src/ingest/insert-isolating.ts';
+import { createPendingBatch, type PendingBatch } from '../src/ingest/pending-batch.ts';
 import type { Logger } from '../src/log.ts';
 import type { StageMetrics } from '../src/metrics/stage-metrics.ts';
 import { DEFAULT_PRICE_TABLE, priceLlmCall, type PriceTable } from '../src/pricing/price-table.ts';
+import { refusesStatement } from '../src/store/errors.ts';
 import { spanToRow, dlqToRow } from '../src/store/rows.ts';
 import { createMutex } from '../src/util/mutex.ts';
 import { retry } from '../src/util/retry.ts';
@@ -27,8 +29,15 @@ export interface IngestOptions {
   batchRows?: number;
   /** …or when the oldest pending row is this old (ms, default 1,000). */
   flushIntervalMs?: number;
-  /** Pause fetching while this many rows wait for ClickHouse (default 50,000). */
-  maxPendingRows?: number;
+  /**
+   * Bound on the rows held in memory for ClickHouse, being written or waiting (default 50,000).
+   * At the bound the consumer pauses fetching (lag grows in Kafka, nothing is dropped) and resumes
+   * once the rows are written. Memory: rows plus their source messages, ~1 KB each.
+   */
+  maxBufferedRows?: number;
+  /** Backoff of insert retries while ClickHouse is unreachable: first and longest delay (ms, default 200 and 5,000). */
+  retryBaseDelayMs?: number;
+  retryMaxDelayMs?: number;
   /** Wall clock for the future-timestamp check (injected for tests). */
   now?: () => number;
   fromBeginning?: boolean;
@@ -47,6 +56,16 @@ export interface IngestStats {
   commits: number;
   /** LLM calls without `cost_usd` whose model is not in the price table (stored at $0). */
   unpricedLlmCalls: number;
+  /** Rows held for ClickHouse now (waiting and being written), and the most ever held. */
+  bufferedRows: number;
+  maxBufferedRowsSeen: number;
+  /** Times fetching paused at the buffer bound; whether it is paused now. */
+  pauses: number;
+  paused: boolean;
+  /** Insert or DLQ-produce attempts that failed retriably and were retried after a backoff. */
+  retries: number;
+  /** Span rows ClickHouse refused on their own (isolated by bisection), sent to the DLQ as `store_rejected`. */
+  rejectedRows: number;
 }
 
 export interface IngestConsumer {
@@ -58,18 +77,47 @@ export interface IngestConsumer {
   flush(): Promise<void>;
 }
 
+/** Value bytes per DLQ produce request (see writeBatch). */
+const DLQ_REQUEST_BYTES = 512 * 1024;
+
+/** `messages` in order, in runs of at most `maxBytes` value bytes (a larger message goes alone). */
+function byteChunks(messages: readonly Message[], maxBytes: number): Message[][] {
+  const chunks: Message[][] = [];
+  let current: Message[] = [];
+  let bytes = 0;
+  for (const m of messages) {
+    const size = m.value === null || m.value === undefined ? 0 : typeof m.value === 'string' ? Buffer.byteLength(m.value) : m.value.byteLength;
+    if (current.length > 0 && bytes + size > maxBytes) {
+      chunks.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(m);
+    bytes += size;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}
+
 /**
  * The ingestion consumer: agent.spans → validate → ClickHouse (spans, dlq_events) and the DLQ
  * topic. Offsets are committed only after ClickHouse acknowledged the rows and the DLQ topic
  * acknowledged the bad messages, so a crash re-delivers rather than loses; re-delivered rows
  * collapse in the ReplacingMergeTree tables (keyed by event_id).
+ *
+ * ClickHouse outages: writes happen in the background, one flush at a time, retried with
+ * exponential backoff; the fetch loop never waits for them (it keeps heartbeating, so the group
+ * does not rebalance). Rows held for ClickHouse are bounded by `maxBufferedRows`: at the bound the
+ * consumer pauses fetching, so lag grows in Kafka instead of memory, and resumes once written.
+ * A row ClickHouse refuses for good is isolated by bisecting its batch and goes to the DLQ
+ * (`store_rejected`, with the server's error); the rest of the batch is written.
  */
 export function createIngestConsumer(options: IngestOptions): IngestConsumer {
   const { kafka, sink, topics, logger } = options;
   const log = logger.child({ component: 'ingest' });
   const batchRows = options.batchRows ?? 1_000;
   const flushIntervalMs = options.flushIntervalMs ?? 1_000;
-  const maxPending = options.maxPendingRows ?? 50_000;
+  const maxBuffered = Math.max(1, options.maxBufferedRows ?? 50_000);
   const now = options.now ?? Date.now;
   const priceTable = options.priceTable ?? DEFAULT_PRICE_TABLE;
   const unpricedModels = new Set<string>();
@@ -83,17 +131,40 @@ export function createIngestConsumer(options: IngestOptions): IngestConsumer {
   const producer: Producer = createReliableProducer(kafka);
   const dedup = createDedupCache({ maxEntries: 1_000_000, ttlMs: 60 * 60_000 });
   const exclusive = createMutex();
-  const stats: IngestStats = { consumed: 0, valid: 0, dlq: {}, rowsWritten: 0, flushes: 0, commits: 0, unpricedLlmCalls: 0 };
+  const stats: IngestStats = {
+    consumed: 0,
+    valid: 0,
+    dlq: {},
+    rowsWritten: 0,
+    flushes: 0,
+    commits: 0,
+    unpricedLlmCalls: 0,
+    bufferedRows: 0,
+    maxBufferedRowsSeen: 0,
+    pauses: 0,
+    paused: false,
+    retries: 0,
+    rejectedRows: 0,
+  };
   let pending = createPendingBatch();
+  /** Batches taken out of `pending` and not yet written and committed, oldest first. */
+  const unwritten: PendingBatch[] = [];
+  /** The flush waiting for the one in progress, shared by every caller meanwhile. */
+  let queuedFlush: Promise<void> | undefined;
   let timer: NodeJS.Timeout | undefined;
   let stopping = new AbortController();
+  const buffered = () => unwritten.reduce((n, b) => n + b.rows(), pending.rows());
+  const retryOptions = () => ({
+    baseDelayMs: options.retryBaseDelayMs ?? 200,
+    maxDelayMs: options.retryMaxDelayMs ?? 5_000,
+    signal: stopping.signal,
+  });
 
   function handle(topic: string, partition: number, message: KafkaMessage): void {
     stats.consumed++;
     const decoded = decodeSpan(message.value, { nowMs: now() });
-    const meta = { topic, partition, offset: message.offset };
     if (decoded.ok && dedup.seen(decoded.event.event_id, decoded.event.ts)) {
-      toDlq('duplicate', `event_id ${decoded.event.event_id} was already ingested`);
+      toDlq(message, topic, partition, 'duplicate', `event_id ${decoded.event.event_id} was already ingested`);
     } else if (decoded.ok) {
       stats.valid++;
       const event = decoded.event;
@@ -105,17 +176,20 @@ export function createIngestConsumer(options: IngestOptions): IngestConsumer {
       }
       const rowMeta = { partition, offset: Number(message.offset), ingestedAtMs: now() };
       pending.spans.push(spanToRow(event, pricedCostUsd === undefined ? rowMeta : { ...rowMeta, pricedCostUsd }));
+      pending.spanSources.push({ message, topic, partition });
     } else {
-      toDlq(decoded.reason, decoded.message);
+      toDlq(message, topic, partition, decoded.reason, decoded.message);
     }
     pending.advance(topic, partition, message.offset);
+  }
 
-    function toDlq(reason: DlqReason, text: string): void {
-      stats.dlq[reason] = (stats.dlq[reason] ?? 0) + 1;
-      options.metrics?.dlq(reason);
-      pending.dlqMessages.push(dlqMessage(message, reason, text, meta, now()));
-      pending.dlqRows.push(dlqToRow({ tsMs: now(), reason, message: text, ...meta, value: message.value }));
-    }
+  /** Queues a bad message for the DLQ topic and the dlq_events table, in `batch` (default: the one filling). */
+  function toDlq(message: KafkaMessage, topic: string, partition: number, reason: DlqReason, text: string, batch: PendingBatch = pending): void {
+    const meta = { topic, partition, offset: message.offset };
+    stats.dlq[reason] = (stats.dlq[reason] ?? 0) + 1;
+    options.metrics?.dlq(reason);
+    batch.dlqMessages.push(dlqMessage(message, reason, text, meta, now()));
+    batch.dlqRows.push(dlqToRow({ tsMs: now(), reason, message: text, ...meta, value: message.value }));
   }
 
   function noteUnpriced(model: string): void {
@@ -127,22 +201,72 @@ export function createIngestConsumer(options: IngestOptions): IngestConsumer {
     }
   }
 
+  /** Retriable for the ingest: what the error says, or a statement the server refuses whatever the rows (wait for an operator). */
+  const isRetriable = (err: unknown) => (err as { retriable?: unknown } | null)?.retriable === true || refusesStatement(err);
+
+  function onRetry(what: string) {
+    return (err: unknown, attempt: number, delayMs: number) => {
+      stats.retries++;
+      // The first few at warn, then every 10th: a long outage must not flood the log.
+      if (attempt <= 3 || attempt % 10 === 0) log.warn({ err, attempt, delayMs: Math.round(delayMs), bufferedRows: buffered() }, `${what} failed; retrying`);
+    };
+  }
+
+  /** Inserts rows, isolating the ones ClickHouse refuses for good; returns their indexes and errors. */
+  function insert(table: string, rows: readonly Record<string, unknown>[]) {
+    return insertIsolating(sink, table, rows, { ...retryOptions(), isRetriable, onRetry: onRetry(`insert ${table}`) });
+  }
+
+  /**
+   * Writes the batches taken from `pending`, oldest first, and commits each one's offsets once it
+   * is written. A batch whose write fails (not for a retriable reason: those are retried inside)
+   * stays first in line and is written again by the next flush — its offsets, and every later
+   * batch's, are never committed before it, so nothing is skipped. Re-written rows collapse in
+   * the ReplacingMergeTree tables; a DLQ message may then be sent twice.
+   */
   async function flushLocked(): Promise<void> {
-    if (pending.isEmpty()) return;
-    const batch = pending;
-    pending = createPendingBatch();
-    const attempt = <T>(what: string, fn: () => Promise<T>) =>
-      retry(fn, {
+    if (!pending.isEmpty()) {
+      unwritten.push(pending);
+      pending = createPendingBatch();
+    }
+    try {
+      while (unwritten.length > 0) {
+        await writeBatch(unwritten[0] as PendingBatch);
+        unwritten.shift();
+      }
+    } finally {
+      resumeIfRoom();
+    }
+  }
+
+  async function writeBatch(batch: PendingBatch): Promise<void> {
+    if (batch.spans.length > 0 && !batch.spansWritten) {
+      const refused = await insert('spans', batch.spans);
+      batch.spansWritten = true;
+      for (const { index, error } of refused) {
+        const source = batch.spanSources[index];
+        if (!source) continue;
+        stats.valid--;
+        stats.rejectedRows++;
+        const text = `ClickHouse refused the row: ${error instanceof Error ? error.message : String(error)}`;
+        log.error({ err: error, partition: source.partition, offset: source.message.offset }, 'ClickHouse refused a span row; sent to the DLQ');
+        toDlq(source.message, source.topic, source.partition, 'store_rejected', text, batch);
+      }
+    }
+    if (batch.dlqRows.length > 0) {
+      // The DLQ topic is the record of a bad message; a dlq_events row the server refuses is only logged.
+      for (const { index, error } of await insert('dlq_events', batch.dlqRows)) {
+        log.error({ err: error, row: index }, 'ClickHouse refused a dlq_events row; the DLQ topic still has the message');
+      }
+    }
+    // One request per ~512 KiB: the DLQ topic has one partition, and a record batch larger than the
+    // broker's message.max.bytes (1 MB by default) is refused whole — oversize copies add up fast.
+    for (const chunk of byteChunks(batch.dlqMessages, DLQ_REQUEST_BYTES)) {
+      await retry(() => producer.send({ topic: topics.dlq, acks: -1, messages: chunk }), {
         retries: Infinity,
-        baseDelayMs: 200,
-        maxDelayMs: 5_000,
-        signal: stopping.signal,
-        onRetry: (err, n, delay) => log.warn({ err, attempt: n, delayMs: Math.round(delay) }, `${what} failed; retrying`),
+        ...retryOptions(),
+        onRetry: onRetry('produce DLQ'),
       });
-    if (batch.spans.length > 0) await attempt('insert spans', () => sink.insert('spans', batch.spans));
-    if (batch.dlqRows.length > 0) await attempt('insert dlq_events', () => sink.insert('dlq_events', batch.dlqRows));
-    if (batch.dlqMessages.length > 0) {
-      await attempt('produce DLQ', () => producer.send({ topic: topics.dlq, acks: -1, messages: batch.dlqMessages }));
     }
     stats.rowsWritten += batch.spans.length + batch.dlqRows.length;
     stats.flushes++;
@@ -153,7 +277,37 @@ export function createIngestConsumer(options: IngestOptions): IngestConsumer {
     }
   }
 
-  const flush = () => exclusive(flushLocked);
+  /** Flushes what is pending; callers while a flush runs share the next one (it takes everything pending when it starts). */
+  function flush(): Promise<void> {
+    queuedFlush ??= exclusive(() => {
+      queuedFlush = undefined;
+      return flushLocked();
+    });
+    return queuedFlush;
+  }
+
+  const flushInBackground = () => void flush().catch((err: unknown) => log.error({ err }, 'flush failed'));
+
+  function noteBuffered(): void {
+    stats.bufferedRows = buffered();
+    if (stats.bufferedRows > stats.maxBufferedRowsSeen) stats.maxBufferedRowsSeen = stats.bufferedRows;
+  }
+
+  function pauseFetching(): void {
+    if (stats.paused) return;
+    stats.paused = true;
+    stats.pauses++;
+    consumer.pause([{ topic: topics.spans }]);
+    log.warn({ bufferedRows: buffered(), maxBufferedRows: maxBuffered }, 'ClickHouse is behind: fetching paused until the buffered rows are written');
+  }
+
+  function resumeIfRoom(): void {
+    noteBuffered();
+    if (!stats.paused || buffered() >= maxBuffered / 2) return;
+    stats.paused = false;
+    consumer.resume([{ topic: topics.spans }]);
+    log.info({ bufferedRows: buffered() }, 'fetching resumed');
+  }
 
   return {
     async start() {
@@ -161,30 +315,32 @@ export function createIngestConsumer(options: IngestOptions): IngestConsumer {
       await Promise.all([consumer.connect(), producer.connect()]);
       await consumer.subscribe({ topic: topics.spans, fromBeginning: options.fromBeginning ?? true });
       timer = setInterval(() => {
-        if (!pending.isEmpty() && now() - pending.firstAtMs >= flushIntervalMs) {
-          flush().catch((err: unknown) => log.error({ err }, 'scheduled flush failed'));
-        }
+        // Also a batch whose write failed: it is tried again here (and holds the later commits back).
+        if ((!pending.isEmpty() && now() - pending.firstAtMs >= flushIntervalMs) || (unwritten.length > 0 && queuedFlush === undefined)) flushInBackground();
       }, Math.max(50, Math.floor(flushIntervalMs / 4)));
       await consumer.run({
         autoCommit: false,
         eachBatchAutoResolve: false,
         eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
-          await exclusive(async () => {
-            const consumedBefore = stats.consumed;
-            for (const message of batch.messages) {
-              if (!isRunning() || isStale()) break;
-              handle(batch.topic, batch.partition, message);
-              resolveOffset(message.offset);
+          const consumedBefore = stats.consumed;
+          for (const message of batch.messages) {
+            if (!isRunning() || isStale()) break;
+            if (buffered() >= maxBuffered) {
+              // Unresolved messages are fetched again after resume (kafkajs fetches from the resolved offset).
+              pauseFetching();
+              break;
             }
-            // Backpressure: while ClickHouse lags, this await holds the fetch loop.
-            if (pending.rows() >= batchRows || pending.rows() >= maxPending) await flushLocked();
-            options.metrics?.consumed('ingest', stats.consumed - consumedBefore);
-            options.metrics?.state('ingest', { pendingRows: pending.rows() });
-          });
+            handle(batch.topic, batch.partition, message);
+            resolveOffset(message.offset);
+          }
+          noteBuffered();
+          if (pending.rows() >= batchRows || stats.paused) flushInBackground();
+          options.metrics?.consumed('ingest', stats.consumed - consumedBefore);
+          options.metrics?.state('ingest', { pendingRows: buffered() });
           await heartbeat();
         },
       });
-      log.info({ topic: topics.spans }, 'ingest consumer started');
+      log.info({ topic: topics.spans, maxBufferedRows: maxBuffered }, 'ingest consumer started');
     },
     async stop() {
       if (timer) clearInterval(timer);
@@ -197,7 +353,10 @@ export function createIngestConsumer(options: IngestOptions): IngestConsumer {
         log.info({ stats }, 'ingest consumer stopped');
       }
     },
-    stats: () => ({ ...stats, dlq: { ...stats.dlq } }),
+    stats: () => {
+      noteBuffered();
+      return { ...stats, dlq: { ...stats.dlq } };
+    },
     flush,
   };
 }

@@ -10,13 +10,15 @@ import { signCommand, type KeyRing } from '../src/control/sign.ts';
 import { createPartitionProgress, parseCommitMetadata, type PartitionProgress } from '../src/engine/partition-progress.ts';
 import { createPartialBuffer } from '../src/engine/partial-buffer.ts';
 import { partialRoutingKey } from '../src/engine/partial-routing.ts';
-import { createPerRunStage, type PerRunStage } from '../src/engine/per-run-stage.ts';
+import { createPerRunStage, type Emission, type PerRunStage } from '../src/engine/per-run-stage.ts';
+import type { SpanEvent } from '../src/contracts/span.ts';
+import { detectorErrorMessage } from '../src/ingest/dlq.ts';
 import { createBatchWriter, type BatchWriter, type TableSink } from '../src/ingest/batch-writer.ts';
 import { decodeSpan } from '../src/ingest/decode.ts';
 import type { Logger } from '../src/log.ts';
 import type { StageMetrics } from '../src/metrics/stage-metrics.ts';
 import type { Policy } from '../src/policy/policy.ts';
-import { commandToRow, findingToRow } from '../src/store/rows.ts';
+import { commandToRow, dlqToRow, findingToRow } from '../src/store/rows.ts';
 import { retry } from '../src/util/retry.ts';
 import type { CohortPartial } from '../src/windows/cohort-partial.ts';
 
@@ -52,6 +54,11 @@ export interface PipelineOptions {
   onProgress?: (stats: Readonly<PipelineStats>) => void;
   /** Counts consumed events, findings and commands, live runs, heartbeats (src/metrics); nothing when absent. */
   metrics?: Pick<StageMetrics, 'consumed' | 'emitted' | 'state' | 'heartbeatSent'>;
+  /**
+   * An extra per-run check that runs before the built-in detectors (tests inject one that
+   * throws, to prove a poison event goes to the DLQ and the partition carries on).
+   */
+  extraDetector?: { name: string; apply(event: SpanEvent): void };
 }
 
 export interface PipelineStats {
@@ -59,6 +66,8 @@ export interface PipelineStats {
   /** Messages the decoder rejected (the ingest consumer sends them to the DLQ). */
   invalid: number;
   duplicates: number;
+  /** Events a detector threw on: sent to the DLQ (`detector_error`), the partition goes on. */
+  detectorErrors: number;
   /** Events re-applied after a restart or rebalance to rebuild run state, without emitting. */
   restored: number;
   findings: number;
@@ -181,6 +190,7 @@ export function createPipelineConsumer(options: PipelineOptions): PipelineConsum
     events: 0,
     invalid: 0,
     duplicates: 0,
+    detectorErrors: 0,
     restored: 0,
     findings: 0,
     commands: {},
@@ -206,6 +216,8 @@ export function createPipelineConsumer(options: PipelineOptions): PipelineConsum
   let committing: Promise<void> = Promise.resolve();
   /** The batch being handled, so that stop() can wait for it before the last commit. */
   let inFlight: Promise<void> = Promise.resolve();
+  /** A poison event's DLQ copy, queued by applyGuarded. */
+  let dlqQueued: Promise<void> | undefined;
   /** Set by stop(): no batch starts, and the one in hand ends at its next check. */
   let stopRequested = false;
   const stopping = new AbortController();
@@ -277,7 +289,8 @@ export function createPipelineConsumer(options: PipelineOptions): PipelineConsum
   function commit(): Promise<void> {
     // Partitions with no batch in hand since their last events: record their commit points now.
     for (const [partition, state] of partitions) if (!state.busy && state.unmarked) void markPartition(partition, state, generation);
-    committing = committing.then(async () => {
+    // After a failed commit (logged by its caller) the next one still runs: a rejected chain would stop committing for good.
+    committing = committing.catch(() => undefined).then(async () => {
       if (pendingCommits.size === 0) return;
       const snapshot = pendingCommits;
       const partials = pendingPartials;
@@ -349,6 +362,30 @@ export function createPipelineConsumer(options: PipelineOptions): PipelineConsum
   }
 
   /**
+   * The detectors over one event; one that throws costs that event only: it goes to the DLQ with
+   * the detector and its error (once: not again while rebuilding state after a restart) and the
+   * partition goes on. What the run state holds of the event is whatever applied before the throw.
+   */
+  function applyGuarded(stage: PerRunStage, event: SpanEvent, message: KafkaMessage, partition: number, restoring: boolean): Emission[] {
+    let detector = options.extraDetector?.name ?? 'per-run';
+    try {
+      options.extraDetector?.apply(event);
+      detector = 'per-run';
+      return stage.apply(event);
+    } catch (error) {
+      stats.detectorErrors++;
+      if (restoring) return [];
+      log.error({ err: error, detector, partition, offset: message.offset, runId: event.run_id }, 'a detector threw; the event goes to the DLQ');
+      const source = { topic: topics.spans, partition, offset: message.offset };
+      const { message: dlq, text } = detectorErrorMessage(message, { detector, error }, source, now());
+      const row = dlqToRow({ tsMs: now(), reason: 'detector_error', message: text, ...source, value: message.value });
+      // Queued in order, ahead of the commit point that covers it (the loop awaits this).
+      dlqQueued = sender.enqueue([{ topic: topics.dlq, messages: [dlq] }], () => writer.add('dlq_events', [row]));
+      return [];
+    }
+  }
+
+  /**
    * One fetched batch of one partition: decode, apply, queue what is found. Sends run in the
    * background; the loop only waits for a full send queue.
    */
@@ -398,7 +435,11 @@ export function createPipelineConsumer(options: PipelineOptions): PipelineConsum
           const event = decoded.event;
           const isNew = stage.runs.get(event.run_id) === undefined;
           const duplicatesBefore = stage.duplicates;
-          const emissions = stage.apply(event);
+          const emissions = applyGuarded(stage, event, message, batch.partition, restoring);
+          if (dlqQueued) {
+            await dlqQueued;
+            dlqQueued = undefined;
+          }
           if (stage.duplicates > duplicatesBefore) stats.duplicates++;
           if (isNew && stage.runs.get(event.run_id) !== undefined) progress.opened(event.run_id, BigInt(message.offset));
           if (restoring) {

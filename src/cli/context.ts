@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, loadConfig, type Config } from '../config/env.ts';
-import { createLogger, type Logger } from '../log.ts';
+import { createLogger, redactUrl, type Logger } from '../log.ts';
 import { DEFAULT_POLICY, PolicyError, loadPolicyFile, type Policy } from '../policy/policy.ts';
 import type { Kafka } from 'kafkajs';
 import type { KeyRing } from '../control/sign.ts';
@@ -43,9 +43,9 @@ export async function openConfiguredStore(ctx: CliContext): Promise<Store> {
     mkdirSync(dataDir, { recursive: true });
     return await openStore({ path: join(dataDir, 'chdb'), database: clickhouse.database });
   } catch (err) {
-    const where = clickhouse.url ?? `embedded store in ${dataDir}`;
+    const where = clickhouse.url !== undefined ? redactUrl(clickhouse.url) : `embedded store in ${dataDir}`;
     throw new CliError(
-      `cannot open ClickHouse (${where}): ${(err as Error).message}\n` +
+      `cannot open ClickHouse (${where}): ${redactUrl((err as Error).message)}\n` +
         'Start it (scripts/services.sh up) or set CLICKHOUSE_URL to a reachable server.',
       EXIT.unavailable,
     );
@@ -77,7 +77,13 @@ export function requireKeyRing(ctx: CliContext): KeyRing {
 
 /** A Kafka client with runwarden's topics in place; an unreachable cluster exits with EXIT.unavailable. */
 export async function connectKafka(ctx: CliContext): Promise<Kafka> {
-  const kafka = createKafka(ctx.config.kafka, ctx.logger);
+  let kafka: Kafka;
+  try {
+    kafka = createKafka(ctx.config.kafka, ctx.logger);
+  } catch (err) {
+    // The TLS files are read here: a path that does not exist is a configuration error.
+    throw new CliError(`cannot read a Kafka TLS file (KAFKA_SSL_CA_FILE, KAFKA_SSL_CERT_FILE, KAFKA_SSL_KEY_FILE): ${(err as Error).message}`, EXIT.usage);
+  }
   try {
     await ensureTopics(kafka, defaultTopicSpecs(ctx.config.topics));
   } catch (err) {

@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { redactUrl } from '../log.ts';
 import { registerBudgets } from './commands/budgets.ts';
 import { registerDemo } from './commands/demo.ts';
 import { registerMigrate } from './commands/migrate.ts';
@@ -58,10 +59,11 @@ export async function main(argv: string[], env: Record<string, string | undefine
       return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
     if (err instanceof CliError) {
-      process.stderr.write(`runwarden: ${err.message}\n`);
+      // Credentials in a URL the user configured must not reach the terminal or its logs.
+      process.stderr.write(`runwarden: ${redactUrl(err.message)}\n`);
       return err.exitCode;
     }
-    process.stderr.write(`runwarden: ${(err as Error).stack ?? String(err)}\n`);
+    process.stderr.write(`runwarden: ${redactUrl((err as Error).stack ?? String(err))}\n`);
     return EXIT.failure;
   }
 }

@@ -59,6 +59,11 @@ const envSchema = z
     KAFKA_SASL_MECHANISM: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']).optional(),
     KAFKA_SASL_USERNAME: z.string().optional(),
     KAFKA_SASL_PASSWORD: z.string().optional(),
+    KAFKA_SSL_CA_FILE: z.string().optional(),
+    KAFKA_SSL_CERT_FILE: z.string().optional(),
+    KAFKA_SSL_KEY_FILE: z.string().optional(),
+    KAFKA_SSL_KEY_PASSWORD: z.string().optional(),
+    KAFKA_SSL_REJECT_UNAUTHORIZED: bool.default(true),
     CLICKHOUSE_URL: z.url('must be a URL such as http://127.0.0.1:8123').optional(),
     CLICKHOUSE_USER: z.string().optional(),
     CLICKHOUSE_PASSWORD: z.string().optional(),
@@ -79,6 +84,8 @@ const envSchema = z
     RUNWARDEN_OTLP_ATTRS: z.string().optional(),
     RUNWARDEN_HMAC_KEYS: z.string().optional(),
     RUNWARDEN_HMAC_ACTIVE_KEY: z.string().optional(),
+    RUNWARDEN_HMAC_RETIRED_KEYS: z.string().optional(),
+    RUNWARDEN_INGEST_MAX_BUFFERED_ROWS: z.coerce.number().int('a whole number of rows').min(1_000, 'at least 1000 rows').default(50_000),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     RUNWARDEN_METRICS_PORT: z.coerce
       .number({ error: 'must be a TCP port number (0 turns the metrics endpoint off)' })
@@ -95,13 +102,37 @@ const envSchema = z
     if (e.KAFKA_SASL_MECHANISM && (!e.KAFKA_SASL_USERNAME || !e.KAFKA_SASL_PASSWORD)) {
       ctx.addIssue({ code: 'custom', path: ['KAFKA_SASL_USERNAME'], message: 'KAFKA_SASL_MECHANISM is set: also set KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD' });
     }
+    if (!e.KAFKA_SASL_MECHANISM && (e.KAFKA_SASL_USERNAME || e.KAFKA_SASL_PASSWORD)) {
+      ctx.addIssue({ code: 'custom', path: ['KAFKA_SASL_MECHANISM'], message: 'KAFKA_SASL_USERNAME/PASSWORD are set: also set KAFKA_SASL_MECHANISM (plain, scram-sha-256 or scram-sha-512)' });
+    }
+    const tlsFiles = ['KAFKA_SSL_CA_FILE', 'KAFKA_SSL_CERT_FILE', 'KAFKA_SSL_KEY_FILE', 'KAFKA_SSL_KEY_PASSWORD'] as const;
+    for (const name of tlsFiles) {
+      if (e[name] !== undefined && !e.KAFKA_SSL) ctx.addIssue({ code: 'custom', path: [name], message: `${name} is set but TLS is off: also set KAFKA_SSL=true` });
+    }
+    if ((e.KAFKA_SSL_CERT_FILE === undefined) !== (e.KAFKA_SSL_KEY_FILE === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['KAFKA_SSL_CERT_FILE'], message: 'a client certificate needs both KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE' });
+    }
   });
 
 export interface KafkaConfig {
   brokers: string[];
   clientId: string;
+  /** TLS to the brokers (KAFKA_SSL). */
   ssl: boolean;
+  /** TLS details when `ssl` (PEM files; read when the client is built, src/kafka/client.ts). */
+  tls?: KafkaTlsConfig;
   sasl?: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string };
+}
+
+export interface KafkaTlsConfig {
+  /** CA bundle that signed the brokers' certificates (default: the system's CAs). */
+  caFile?: string;
+  /** Client certificate and key for mutual TLS. */
+  certFile?: string;
+  keyFile?: string;
+  keyPassword?: string;
+  /** Refuse brokers whose certificate does not verify (default true; false only for tests). */
+  rejectUnauthorized: boolean;
 }
 
 export interface ClickhouseConfig {
@@ -115,6 +146,8 @@ export interface ClickhouseConfig {
 export interface HmacKeyRing {
   activeKeyId: string;
   keys: Record<string, string>;
+  /** Key id → epoch ms until which a rotated-out key still verifies (RUNWARDEN_HMAC_RETIRED_KEYS). */
+  retired?: Record<string, number>;
 }
 
 /** OpenTelemetry ingestion (the `otlp` stage): where the collector writes, and how spans map to events. */
@@ -140,6 +173,8 @@ export interface Config {
   topics: Topics;
   otlp: OtlpConfig;
   hmac?: HmacKeyRing;
+  /** The ingest's bound on rows held for ClickHouse; past it, fetching pauses (RUNWARDEN_INGEST_MAX_BUFFERED_ROWS). */
+  ingest: { maxBufferedRows: number };
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   metrics: MetricsConfig;
 }
@@ -170,9 +205,18 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       checkpoints: e.RUNWARDEN_TOPIC_CHECKPOINTS,
     },
     otlp: { topic: e.RUNWARDEN_TOPIC_OTLP, mapping: otlpMapping(e) },
+    ingest: { maxBufferedRows: e.RUNWARDEN_INGEST_MAX_BUFFERED_ROWS },
     logLevel: e.LOG_LEVEL,
     metrics: { port: e.RUNWARDEN_METRICS_PORT, host: e.RUNWARDEN_METRICS_HOST },
   };
+  if (e.KAFKA_SSL) {
+    const tls: KafkaTlsConfig = { rejectUnauthorized: e.KAFKA_SSL_REJECT_UNAUTHORIZED };
+    if (e.KAFKA_SSL_CA_FILE) tls.caFile = e.KAFKA_SSL_CA_FILE;
+    if (e.KAFKA_SSL_CERT_FILE) tls.certFile = e.KAFKA_SSL_CERT_FILE;
+    if (e.KAFKA_SSL_KEY_FILE) tls.keyFile = e.KAFKA_SSL_KEY_FILE;
+    if (e.KAFKA_SSL_KEY_PASSWORD) tls.keyPassword = e.KAFKA_SSL_KEY_PASSWORD;
+    config.kafka.tls = tls;
+  }
   if (e.KAFKA_SASL_MECHANISM && e.KAFKA_SASL_USERNAME && e.KAFKA_SASL_PASSWORD) {
     config.kafka.sasl = { mechanism: e.KAFKA_SASL_MECHANISM, username: e.KAFKA_SASL_USERNAME, password: e.KAFKA_SASL_PASSWORD };
   }
@@ -180,7 +224,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   if (e.CLICKHOUSE_USER) config.clickhouse.username = e.CLICKHOUSE_USER;
   if (e.CLICKHOUSE_PASSWORD) config.clickhouse.password = e.CLICKHOUSE_PASSWORD;
   if (e.RUNWARDEN_POLICY) config.policyPath = e.RUNWARDEN_POLICY;
-  if (e.RUNWARDEN_HMAC_KEYS) config.hmac = parseKeyRing(e.RUNWARDEN_HMAC_KEYS, e.RUNWARDEN_HMAC_ACTIVE_KEY);
+  if (e.RUNWARDEN_HMAC_KEYS) config.hmac = parseKeyRing(e.RUNWARDEN_HMAC_KEYS, e.RUNWARDEN_HMAC_ACTIVE_KEY, e.RUNWARDEN_HMAC_RETIRED_KEYS);
   return config;
 }
 
@@ -197,8 +241,13 @@ function otlpMapping(e: z.output<typeof envSchema>): OtlpMappingOptions {
   };
 }
 
-/** `id1:secret1,id2:secret2`; the active key is RUNWARDEN_HMAC_ACTIVE_KEY or the first. */
-export function parseKeyRing(spec: string, active?: string): HmacKeyRing {
+/**
+ * `id1:secret1,id2:secret2`; the active key is RUNWARDEN_HMAC_ACTIVE_KEY or the first.
+ * `retired` (RUNWARDEN_HMAC_RETIRED_KEYS): `id:until[,id:until]`, until an ISO-8601 time or epoch
+ * ms — each a key of the ring, not the active one, that verifies only until then (rotation grace).
+ * Error messages name ids, never secrets.
+ */
+export function parseKeyRing(spec: string, active?: string, retired?: string): HmacKeyRing {
   const keys: Record<string, string> = {};
   for (const part of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
     const at = part.indexOf(':');
@@ -213,7 +262,26 @@ export function parseKeyRing(spec: string, active?: string): HmacKeyRing {
   if (!activeKeyId || !(activeKeyId in keys)) {
     throw new ConfigError(`invalid configuration:\n  RUNWARDEN_HMAC_ACTIVE_KEY: "${active ?? ''}" is not one of the ids in RUNWARDEN_HMAC_KEYS`);
   }
-  return { activeKeyId, keys };
+  const ring: HmacKeyRing = { activeKeyId, keys };
+  if (retired !== undefined) ring.retired = parseRetired(retired, ring);
+  return ring;
+}
+
+function parseRetired(spec: string, ring: HmacKeyRing): Record<string, number> {
+  const out: Record<string, number> = {};
+  const fail = (what: string) => new ConfigError(`invalid configuration:\n  RUNWARDEN_HMAC_RETIRED_KEYS: ${what}`);
+  for (const part of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const at = part.indexOf(':');
+    const id = part.slice(0, at);
+    const when = part.slice(at + 1).trim();
+    if (at <= 0 || when === '') throw fail('write it as id:until[,id:until], until an ISO-8601 time (2026-12-01T00:00:00Z) or epoch ms');
+    const ms = /^\d+$/.test(when) ? Number(when) : Date.parse(when);
+    if (!Number.isSafeInteger(ms) || ms < 0) throw fail(`"${id}": "${when}" is neither an ISO-8601 time nor epoch ms`);
+    if (!Object.hasOwn(ring.keys, id)) throw fail(`"${id}" is not one of the ids in RUNWARDEN_HMAC_KEYS (keep its secret there until the grace period ends)`);
+    if (id === ring.activeKeyId) throw fail(`"${id}" is the active key; set RUNWARDEN_HMAC_ACTIVE_KEY to the new key first`);
+    out[id] = ms;
+  }
+  return out;
 }
 
 function stripEmpty(env: Record<string, string | undefined>): Record<string, string> {

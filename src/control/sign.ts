@@ -6,15 +6,24 @@ import { controlCommandSchema, type ControlCommand, type UnsignedControlCommand 
 
 /**
  * Shared secrets of the warden and the guards. The warden signs with `activeKeyId`; a guard
- * accepts every key in `keys`, so a rotation is: add the new key everywhere, switch
- * `activeKeyId` on the warden, then remove the old key once its commands have expired.
+ * accepts every key in `keys`, except a key listed in `retired` once its time is up. Rotation:
+ * add the new key everywhere, switch `activeKeyId` on the warden, and retire the old key on the
+ * guards with an until-time past the longest command TTL (commands it signed stay valid until
+ * then); drop it from `keys` after that.
  */
 export const keyRingSchema = z
   .object({
     activeKeyId: boundedId(64),
     keys: z.record(boundedId(64), z.string().min(16, 'a signing secret must be at least 16 characters')),
+    /** Key id → epoch ms until which that key still verifies (the grace period after a rotation). */
+    retired: z.record(boundedId(64), z.number().int().nonnegative()).optional(),
   })
-  .refine((r) => Object.hasOwn(r.keys, r.activeKeyId), { message: 'activeKeyId must name one of keys', path: ['activeKeyId'] });
+  .refine((r) => Object.hasOwn(r.keys, r.activeKeyId), { message: 'activeKeyId must name one of keys', path: ['activeKeyId'] })
+  .refine((r) => r.retired === undefined || !Object.hasOwn(r.retired, r.activeKeyId), { message: 'the active key cannot be retired', path: ['retired'] })
+  .refine((r) => r.retired === undefined || Object.keys(r.retired).every((id) => Object.hasOwn(r.keys, id)), {
+    message: 'every retired key must be one of keys (its secret is needed to verify during the grace period)',
+    path: ['retired'],
+  });
 export type KeyRing = z.infer<typeof keyRingSchema>;
 
 export type VerifyFailure = 'unsigned' | 'bad_signature' | 'unknown_key' | 'expired' | 'malformed';
@@ -43,7 +52,8 @@ export function signCommand(unsigned: UnsignedControlCommand, ring: KeyRing): Co
  * Verifies a command as received (e.g. JSON.parse of the message). The HMAC is recomputed over
  * the received object itself, minus `signature`, so fields this version does not know are
  * still covered. Order of checks: unsigned → malformed → unknown_key → bad_signature → expired
- * (`expires_at` ≤ nowMs). A command without `key_id` is tried against every key. Replay
+ * (`expires_at` ≤ nowMs). A command without `key_id` is tried against every usable key; a key
+ * retired at or before `nowMs` counts as unknown. Replay
  * detection (a command_id already applied) is the guard's job.
  */
 export function verifyCommand(command: unknown, ring: KeyRing, nowMs: number): VerifyResult {
@@ -54,9 +64,11 @@ export function verifyCommand(command: unknown, ring: KeyRing, nowMs: number): V
   if (!parsed.success) return { ok: false, reason: 'malformed' };
 
   const keyId = parsed.data.key_id;
+  // A retired key verifies until its grace period ends; after that it is as good as unknown.
+  const usable = (id: string) => !(ring.retired !== undefined && Object.hasOwn(ring.retired, id) && (ring.retired[id] as number) <= nowMs);
   let secrets: string[];
-  if (keyId === undefined) secrets = Object.values(ring.keys);
-  else if (Object.hasOwn(ring.keys, keyId)) secrets = [ring.keys[keyId] as string];
+  if (keyId === undefined) secrets = Object.entries(ring.keys).filter(([id]) => usable(id)).map(([, secret]) => secret);
+  else if (Object.hasOwn(ring.keys, keyId) && usable(keyId)) secrets = [ring.keys[keyId] as string];
   else return { ok: false, reason: 'unknown_key' };
 
   const given = Buffer.from(parsed.data.signature, 'hex');

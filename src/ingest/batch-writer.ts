@@ -1,5 +1,5 @@
 import type { Logger } from '../log.ts';
-import { retry } from '../util/retry.ts';
+import { insertIsolating } from './insert-isolating.ts';
 
 export interface TableSink {
   insert(table: string, rows: readonly Record<string, unknown>[]): Promise<void>;
@@ -46,11 +46,15 @@ export function createBatchWriter(options: BatchWriterOptions): BatchWriter {
     const n = count;
     count = 0;
     for (const [table, rows] of batch) {
-      await retry(() => options.sink.insert(table, rows), {
-        retries: Infinity,
+      // Retriable failures are retried with backoff; a row the server refuses for good is
+      // isolated (bisection) and logged, so one bad row neither blocks nor drops its batch.
+      const refused = await insertIsolating(options.sink, table, rows, {
         signal: closing.signal,
-        onRetry: (err, attempt, delayMs) => log.warn({ err, table, attempt, delayMs: Math.round(delayMs) }, 'insert failed; retrying'),
+        onRetry: (err, attempt, delayMs) => {
+          if (attempt <= 3 || attempt % 10 === 0) log.warn({ err, table, attempt, delayMs: Math.round(delayMs) }, 'insert failed; retrying');
+        },
       });
+      for (const { index, error } of refused) log.error({ err: error, table, row: rows[index] }, 'ClickHouse refused a row; dropped');
     }
     log.debug({ rows: n }, 'flushed');
   }

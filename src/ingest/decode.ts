@@ -14,6 +14,7 @@ export const DLQ_REASONS = [
   'future_timestamp',
   'duplicate',
   'detector_error',
+  'store_rejected',
 ] as const;
 export type DlqReason = (typeof DLQ_REASONS)[number];
 

@@ -1,4 +1,4 @@
-import type { Message } from 'kafkajs';
+import type { KafkaMessage, Message } from 'kafkajs';
 
 /** Offsets to commit: the next offset to read per topic-partition. */
 export interface TopicPartitionOffset {
@@ -15,8 +15,12 @@ export function createPendingBatch() {
   const high = new Map<string, TopicPartitionOffset>();
   const batch = {
     spans: [] as Record<string, unknown>[],
+    /** The message behind each row of `spans` (same index): what the DLQ gets if ClickHouse refuses the row. */
+    spanSources: [] as Array<{ message: KafkaMessage; topic: string; partition: number }>,
     dlqRows: [] as Record<string, unknown>[],
     dlqMessages: [] as Message[],
+    /** Set once `spans` is in ClickHouse, so that a retried write of the batch does not bisect again. */
+    spansWritten: false,
     /** When the first message of this batch was read (epoch ms, wall clock), 0 when empty. */
     firstAtMs: 0,
     rows(): number {

@@ -1,19 +1,44 @@
-import { Kafka, logLevel, type KafkaConfig as KafkaJsConfig, type LogEntry, type Producer } from 'kafkajs';
+import { readFileSync } from 'node:fs';
+import type { ConnectionOptions } from 'node:tls';
+import { Kafka, logLevel, type KafkaConfig as KafkaJsConfig, type LogEntry, type Producer, type SASLOptions } from 'kafkajs';
 import type { KafkaConfig } from '../config/env.ts';
 import type { Logger } from '../log.ts';
 
 process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
 
+/**
+ * The one place where runwarden's Kafka settings become kafkajs options: brokers, TLS (CA,
+ * client certificate and key, rejectUnauthorized) and SASL (plain, scram-sha-256/512).
+ * `readFile` reads the PEM files (injected by unit tests).
+ */
+export function kafkaJsConnectionOptions(options: KafkaConfig, readFile: (path: string) => Buffer = (p) => readFileSync(p)): Pick<KafkaJsConfig, 'clientId' | 'brokers' | 'ssl' | 'sasl'> {
+  const out: Pick<KafkaJsConfig, 'clientId' | 'brokers' | 'ssl' | 'sasl'> = { clientId: options.clientId, brokers: options.brokers, ssl: options.ssl };
+  if (options.ssl && options.tls) {
+    const t = options.tls;
+    const tls: ConnectionOptions = { rejectUnauthorized: t.rejectUnauthorized };
+    if (t.caFile !== undefined) tls.ca = [readFile(t.caFile)];
+    if (t.certFile !== undefined) tls.cert = readFile(t.certFile);
+    if (t.keyFile !== undefined) tls.key = readFile(t.keyFile);
+    if (t.keyPassword !== undefined) tls.passphrase = t.keyPassword;
+    out.ssl = tls;
+  }
+  if (options.sasl) {
+    const { mechanism, username, password } = options.sasl;
+    // kafkajs types each mechanism as its own object; all three take username and password.
+    const sasl: SASLOptions =
+      mechanism === 'plain' ? { mechanism, username, password } : mechanism === 'scram-sha-256' ? { mechanism, username, password } : { mechanism, username, password };
+    out.sasl = sasl;
+  }
+  return out;
+}
+
 /** Builds a kafkajs client from validated options; kafkajs logs go through our pino logger. */
 export function createKafka(options: KafkaConfig, logger?: Logger): Kafka {
   const config: KafkaJsConfig = {
-    clientId: options.clientId,
-    brokers: options.brokers,
-    ssl: options.ssl,
+    ...kafkaJsConnectionOptions(options),
     logLevel: logLevel.WARN,
     retry: { initialRetryTime: 100, retries: 8 },
   };
-  if (options.sasl) config.sasl = { ...options.sasl } as NonNullable<KafkaJsConfig['sasl']>;
   if (logger) {
     const child = logger.child({ component: 'kafkajs' });
     config.logCreator = () => (entry: LogEntry) => {

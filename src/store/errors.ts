@@ -90,3 +90,25 @@ function preview(row: unknown): string {
   }
   return text.length > 300 ? `${text.slice(0, 300)}…` : text;
 }
+
+/**
+ * ClickHouse exception codes that refuse the statement whatever rows it carries: credentials,
+ * grants, a missing table or database, a read-only user. Isolating "bad rows" would blame every
+ * row for them, so writers wait for an operator instead (retry with backoff, loudly).
+ */
+export const STATEMENT_CLICKHOUSE_CODES: ReadonlySet<number> = new Set([
+  60, // UNKNOWN_TABLE
+  81, // UNKNOWN_DATABASE
+  164, // READONLY
+  192, // UNKNOWN_USER
+  193, // WRONG_PASSWORD
+  194, // REQUIRED_PASSWORD
+  195, // IP_ADDRESS_NOT_ALLOWED
+  497, // ACCESS_DENIED
+  516, // AUTHENTICATION_FAILED
+]);
+
+/** True when `err` is a StoreError that refuses the statement itself rather than some of its rows. */
+export function refusesStatement(err: unknown): boolean {
+  return err instanceof StoreError && err.clickhouseCode !== undefined && STATEMENT_CLICKHOUSE_CODES.has(err.clickhouseCode);
+}

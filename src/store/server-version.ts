@@ -20,6 +20,8 @@ export const FEATURE_MIN_VERSIONS = {
   query_params: [19, 11],
   /** `DateTime64`: 20.1. */
   datetime64: [20, 1],
+  /** SQL-driven users and grants (`CREATE USER`, `GRANT`, `IDENTIFIED WITH sha256_hash`): 20.5. */
+  sql_users: [20, 5],
 } as const satisfies Record<string, readonly [number, number]>;
 
 export type StoreFeature = keyof typeof FEATURE_MIN_VERSIONS;

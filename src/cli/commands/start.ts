@@ -109,6 +109,7 @@ Examples:
           groupId: `${opts.groupPrefix}-ingest`,
           priceTable: policy.pricing,
           ...(metrics ? { metrics } : {}),
+          maxBufferedRows: ctx.config.ingest.maxBufferedRows,
         });
         watched.push({ group: `${opts.groupPrefix}-ingest`, topic: ctx.config.topics.spans });
       }
