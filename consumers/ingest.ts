@@ -4,12 +4,13 @@ import { createReliableProducer } from '../src/kafka/client.ts';
 import { decodeSpan, type DlqReason } from '../src/ingest/decode.ts';
 import { createDedupCache } from '../src/ingest/dedup.ts';
 import { dlqMessage } from '../src/ingest/dlq.ts';
-import { createPendingBatch } from '../src/ingest/pending-batch.ts';
+import { createPendingBatch, type TopicPartitionOffset } from '../src/ingest/pending-batch.ts';
 import type { Logger } from '../src/log.ts';
 import { DEFAULT_PRICE_TABLE, priceLlmCall, type PriceTable } from '../src/pricing/price-table.ts';
 import { spanToRow, dlqToRow } from '../src/store/rows.ts';
 import { createMutex } from '../src/util/mutex.ts';
 import { retry } from '../src/util/retry.ts';
+import { runSteps, type ShutdownSteps } from './shutdown.ts';
 
 /** Where rows go: the Store satisfies it; tests may pass an in-memory double. */
 export interface RowSink {
@@ -31,6 +32,8 @@ export interface IngestOptions {
   /** Wall clock for the future-timestamp check (injected for tests). */
   now?: () => number;
   fromBeginning?: boolean;
+  /** How long the group waits for a silent (crashed) member before moving its partitions (ms, default 15,000). */
+  sessionTimeoutMs?: number;
   /** Prices LLM calls that report no `cost_usd` (default: the built-in list prices). */
   priceTable?: PriceTable;
 }
@@ -48,8 +51,10 @@ export interface IngestStats {
 
 export interface IngestConsumer {
   start(): Promise<void>;
-  /** Stops in a written order: stop fetching, flush sinks, commit offsets, disconnect. */
+  /** Stops in the written order (consumers/shutdown.ts): stop fetching, flush sinks, commit offsets, disconnect. */
   stop(): Promise<void>;
+  /** The same, one step at a time, for an ordered shutdown of several stages. */
+  readonly steps: ShutdownSteps;
   stats(): IngestStats;
   /** Resolves once everything consumed so far is written and committed. */
   flush(): Promise<void>;
@@ -74,7 +79,7 @@ export function createIngestConsumer(options: IngestOptions): IngestConsumer {
     groupId: options.groupId ?? 'runwarden-ingest',
     maxBytesPerPartition: 4 * 1024 * 1024,
     // A killed member is noticed within 15 s, so a restarted warden resumes quickly.
-    sessionTimeout: 15_000,
+    sessionTimeout: options.sessionTimeoutMs ?? 15_000,
     heartbeatInterval: 1_500,
   });
   const producer: Producer = createReliableProducer(kafka);
@@ -82,8 +87,11 @@ export function createIngestConsumer(options: IngestOptions): IngestConsumer {
   const exclusive = createMutex();
   const stats: IngestStats = { consumed: 0, valid: 0, dlq: {}, rowsWritten: 0, flushes: 0, commits: 0, unpricedLlmCalls: 0 };
   let pending = createPendingBatch();
+  /** Offsets of rows already in ClickHouse, not yet committed (by topic/partition). */
+  let uncommitted = new Map<string, TopicPartitionOffset>();
   let timer: NodeJS.Timeout | undefined;
   let stopping = new AbortController();
+  let stopRequested = false;
 
   function handle(topic: string, partition: number, message: KafkaMessage): void {
     stats.consumed++;
@@ -123,7 +131,8 @@ export function createIngestConsumer(options: IngestOptions): IngestConsumer {
     }
   }
 
-  async function flushLocked(): Promise<void> {
+  /** Writes the pending rows and DLQ messages; their offsets wait in `uncommitted` for commitLocked(). */
+  async function writeLocked(): Promise<void> {
     if (pending.isEmpty()) return;
     const batch = pending;
     pending = createPendingBatch();
@@ -142,14 +151,48 @@ export function createIngestConsumer(options: IngestOptions): IngestConsumer {
     }
     stats.rowsWritten += batch.spans.length + batch.dlqRows.length;
     stats.flushes++;
-    const offsets = batch.commitOffsets();
-    if (offsets.length > 0) {
-      await consumer.commitOffsets(offsets);
-      stats.commits++;
-    }
+    for (const o of batch.commitOffsets()) uncommitted.set(`${o.topic}\u0000${o.partition}`, o);
+  }
+
+  /** Commits the offsets of what is written (only ever after ClickHouse acknowledged it). */
+  async function commitLocked(): Promise<void> {
+    if (uncommitted.size === 0) return;
+    const offsets = [...uncommitted.values()];
+    uncommitted = new Map();
+    await consumer.commitOffsets(offsets);
+    stats.commits++;
+  }
+
+  async function flushLocked(): Promise<void> {
+    await writeLocked();
+    await commitLocked();
   }
 
   const flush = () => exclusive(flushLocked);
+
+  /**
+   * The written shutdown order (consumers/shutdown.ts), this consumer's part in each step. The
+   * last commit happens before consumer.stop(): kafkajs cannot commit once the consumer left its group.
+   */
+  const steps: ShutdownSteps = {
+    async stop_fetching() {
+      if (timer) clearInterval(timer);
+      stopRequested = true;
+      consumer.pause([{ topic: topics.spans }]);
+      await exclusive(() => Promise.resolve()); // the batch in hand is in `pending`
+    },
+    flush_sinks: () => exclusive(writeLocked),
+    commit: () => exclusive(commitLocked),
+    async disconnect() {
+      try {
+        await consumer.stop();
+      } finally {
+        stopping.abort();
+        await Promise.allSettled([consumer.disconnect(), producer.disconnect()]);
+        log.info({ stats }, 'ingest consumer stopped');
+      }
+    },
+  };
 
   return {
     async start() {
@@ -166,6 +209,7 @@ export function createIngestConsumer(options: IngestOptions): IngestConsumer {
         eachBatchAutoResolve: false,
         eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
           await exclusive(async () => {
+            if (stopRequested) return; // fetched before the pause: not resolved, re-read after a restart
             for (const message of batch.messages) {
               if (!isRunning() || isStale()) break;
               handle(batch.topic, batch.partition, message);
@@ -179,17 +223,8 @@ export function createIngestConsumer(options: IngestOptions): IngestConsumer {
       });
       log.info({ topic: topics.spans }, 'ingest consumer started');
     },
-    async stop() {
-      if (timer) clearInterval(timer);
-      await consumer.stop();
-      try {
-        await flush();
-      } finally {
-        stopping.abort();
-        await Promise.allSettled([consumer.disconnect(), producer.disconnect()]);
-        log.info({ stats }, 'ingest consumer stopped');
-      }
-    },
+    steps,
+    stop: () => runSteps(steps),
     stats: () => ({ ...stats, dlq: { ...stats.dlq } }),
     flush,
   };

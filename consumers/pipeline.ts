@@ -17,6 +17,7 @@ import type { Logger } from '../src/log.ts';
 import type { Policy } from '../src/policy/policy.ts';
 import { commandToRow, findingToRow } from '../src/store/rows.ts';
 import { retry } from '../src/util/retry.ts';
+import { runSteps, type ShutdownSteps } from './shutdown.ts';
 import type { CohortPartial } from '../src/windows/cohort-partial.ts';
 
 export interface PipelineOptions {
@@ -37,6 +38,8 @@ export interface PipelineOptions {
   /** Wall clock for heartbeats and the decoder's future check (injected in tests). */
   now?: () => number;
   fromBeginning?: boolean;
+  /** How long the group waits for a silent (crashed) member before moving its partitions (ms, default 15,000). */
+  sessionTimeoutMs?: number;
   /**
    * Forward per-cohort partials to the partials topic for the cohort stage (default true). They
    * travel in a Kafka transaction with the offset commit: see commit().
@@ -66,8 +69,10 @@ export interface PipelineStats {
 
 export interface PipelineConsumer {
   start(): Promise<void>;
-  /** Written order: stop heartbeats, stop fetching, flush audit rows, commit offsets, disconnect. */
+  /** Written order (consumers/shutdown.ts): stop heartbeats and fetching, flush audit rows, commit offsets, disconnect. */
   stop(): Promise<void>;
+  /** The same, one step at a time, for an ordered shutdown of several stages. */
+  readonly steps: ShutdownSteps;
   stats(): PipelineStats;
 }
 
@@ -113,7 +118,7 @@ export function createPipelineConsumer(options: PipelineOptions): PipelineConsum
   const wardenId = options.wardenId ?? `warden-${randomUUID().slice(0, 8)}`;
   const consumer: Consumer = kafka.consumer({
     groupId,
-    sessionTimeout: 15_000,
+    sessionTimeout: options.sessionTimeoutMs ?? 15_000,
     heartbeatInterval: 1_500,
     maxBytesPerPartition: 2 * 1024 * 1024,
     // An idle fetch returns after this long: it bounds how stale the fetch loop's liveness can look.
@@ -360,6 +365,34 @@ export function createPipelineConsumer(options: PipelineOptions): PipelineConsum
     }
   }
 
+  /** The written shutdown order (consumers/shutdown.ts), this consumer's part in each step. */
+  const steps: ShutdownSteps = {
+    async stop_fetching() {
+      clearInterval(heartbeatTimer);
+      // Stop fetching and let the batch in hand stop at its next check (what it applied is queued).
+      stopRequested = true;
+      consumer.pause([{ topic: topics.spans }]);
+      await inFlight;
+    },
+    async flush_sinks() {
+      // Every queued finding and command is sent (and its commit point recorded) before the last commit.
+      await sender.drain();
+      clearInterval(commitTimer);
+      await writer.flush();
+    },
+    async commit() {
+      // Still in the group: kafkajs cannot commit once stop() has left it.
+      await commit();
+    },
+    async disconnect() {
+      await consumer.stop();
+      stopping.abort();
+      await writer.close();
+      await Promise.allSettled([consumer.disconnect(), producer.disconnect(), admin.disconnect(), committer?.disconnect()]);
+      log.info({ stats }, 'pipeline consumer stopped');
+    },
+  };
+
   return {
     async start() {
       await Promise.all([consumer.connect(), producer.connect(), admin.connect(), committer?.connect()]);
@@ -399,23 +432,8 @@ export function createPipelineConsumer(options: PipelineOptions): PipelineConsum
       log.info({ groupId, topic: topics.spans, wardenId }, 'pipeline consumer started');
     },
 
-    async stop() {
-      clearInterval(heartbeatTimer);
-      // Stop fetching, let the batch in hand stop at its next check (what it applied is queued),
-      // and commit while still in the group (kafkajs cannot commit once stop() has left it).
-      stopRequested = true;
-      consumer.pause([{ topic: topics.spans }]);
-      await inFlight;
-      // Every queued finding and command is sent (and its commit point recorded) before the last commit.
-      await sender.drain();
-      clearInterval(commitTimer);
-      await commit();
-      await consumer.stop();
-      stopping.abort();
-      await writer.close();
-      await Promise.allSettled([consumer.disconnect(), producer.disconnect(), admin.disconnect(), committer?.disconnect()]);
-      log.info({ stats }, 'pipeline consumer stopped');
-    },
+    steps,
+    stop: () => runSteps(steps),
 
     stats: () => ({ ...stats, commands: { ...stats.commands } }),
   };

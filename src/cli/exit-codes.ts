@@ -9,6 +9,11 @@ export const EXIT = {
   unavailable: 3,
   /** The input could not be read at all (replay). */
   input: 4,
+  /**
+   * `start`: the ordered shutdown after SIGTERM/SIGINT did not finish within
+   * RUNWARDEN_SHUTDOWN_TIMEOUT_MS. Offsets not yet committed are re-read by the next start.
+   */
+  shutdownTimeout: 5,
 } as const;
 
 /** An error that carries the exit code the CLI should end with. */

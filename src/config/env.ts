@@ -67,6 +67,10 @@ const envSchema = z
     RUNWARDEN_HMAC_KEYS: z.string().optional(),
     RUNWARDEN_HMAC_ACTIVE_KEY: z.string().optional(),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    // The broker bounds a group's session timeout to [group.min.session.timeout.ms (6 s), …max (30 min)].
+    RUNWARDEN_KAFKA_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6_000, 'at least 6000 (the broker refuses shorter sessions)').max(300_000).optional(),
+    RUNWARDEN_CHECKPOINT_INTERVAL_MS: z.coerce.number().int().min(100).max(600_000).optional(),
+    RUNWARDEN_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(600_000).default(30_000),
   })
   .superRefine((e, ctx) => {
     if (e.KAFKA_SASL_MECHANISM && (!e.KAFKA_SASL_USERNAME || !e.KAFKA_SASL_PASSWORD)) {
@@ -94,8 +98,19 @@ export interface HmacKeyRing {
   keys: Record<string, string>;
 }
 
+/** Timing of the consumers (`runwarden start`); absent values keep each consumer's default. */
+export interface ConsumerTimings {
+  /** How long the group waits for a silent member (a crashed process) before moving its partitions (ms). */
+  sessionTimeoutMs?: number;
+  /** How often the cohort stage checkpoints its state and commits (ms, default 10,000). */
+  checkpointIntervalMs?: number;
+  /** The bound on an ordered shutdown after SIGTERM/SIGINT (ms); past it the process exits with EXIT.shutdownTimeout. */
+  shutdownTimeoutMs: number;
+}
+
 export interface Config {
   kafka: KafkaConfig;
+  consumers: ConsumerTimings;
   clickhouse: ClickhouseConfig;
   dataDir: string;
   policyPath?: string;
@@ -130,6 +145,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       checkpoints: e.RUNWARDEN_TOPIC_CHECKPOINTS,
     },
     logLevel: e.LOG_LEVEL,
+    consumers: {
+      shutdownTimeoutMs: e.RUNWARDEN_SHUTDOWN_TIMEOUT_MS,
+      ...(e.RUNWARDEN_KAFKA_SESSION_TIMEOUT_MS !== undefined ? { sessionTimeoutMs: e.RUNWARDEN_KAFKA_SESSION_TIMEOUT_MS } : {}),
+      ...(e.RUNWARDEN_CHECKPOINT_INTERVAL_MS !== undefined ? { checkpointIntervalMs: e.RUNWARDEN_CHECKPOINT_INTERVAL_MS } : {}),
+    },
   };
   if (e.KAFKA_SASL_MECHANISM && e.KAFKA_SASL_USERNAME && e.KAFKA_SASL_PASSWORD) {
     config.kafka.sasl = { mechanism: e.KAFKA_SASL_MECHANISM, username: e.KAFKA_SASL_USERNAME, password: e.KAFKA_SASL_PASSWORD };

@@ -6,6 +6,7 @@ import { startBudgetStage, type BudgetStage } from '../../budgets/budget-stage.t
 import { migrate } from '../../store/migrate.ts';
 import { connectKafka, createContext, loadConfiguredPolicy, openConfiguredStore, requireKeyRing, untilShutdownSignal } from '../context.ts';
 import { CliError, EXIT } from '../exit-codes.ts';
+import { shutdownInOrder, type Stoppable } from '../../../consumers/shutdown.ts';
 
 const STAGES = ['ingest', 'detect', 'cohort', 'budgets'] as const;
 type Stage = (typeof STAGES)[number];
@@ -49,8 +50,10 @@ export function registerStart(program: Command, env: Record<string, string | und
       let ingest: IngestConsumer | undefined;
       let pipeline: PipelineConsumer | undefined;
       let cohort: CohortConsumer | undefined;
+      const { sessionTimeoutMs, checkpointIntervalMs, shutdownTimeoutMs } = ctx.config.consumers;
+      const session = sessionTimeoutMs !== undefined ? { sessionTimeoutMs } : {};
       if (stages.has('ingest')) {
-        ingest = createIngestConsumer({ kafka, sink: store, topics: ctx.config.topics, logger: ctx.logger, groupId: `${opts.groupPrefix}-ingest`, priceTable: policy.pricing });
+        ingest = createIngestConsumer({ kafka, sink: store, topics: ctx.config.topics, logger: ctx.logger, groupId: `${opts.groupPrefix}-ingest`, priceTable: policy.pricing, ...session });
       }
       if (keyRing && stages.has('detect')) {
         pipeline = createPipelineConsumer({
@@ -62,6 +65,7 @@ export function registerStart(program: Command, env: Record<string, string | und
           keyRing,
           groupId: `${opts.groupPrefix}-detect`,
           heartbeatIntervalMs,
+          ...session,
           ...(opts.instanceId ? { wardenId: opts.instanceId } : {}),
         });
       }
@@ -74,6 +78,8 @@ export function registerStart(program: Command, env: Record<string, string | und
           policy,
           keyRing,
           groupId: `${opts.groupPrefix}-cohort`,
+          ...session,
+          ...(checkpointIntervalMs !== undefined ? { checkpointIntervalMs } : {}),
           ...(opts.instanceId ? { instanceId: opts.instanceId } : {}),
         });
       }
@@ -83,10 +89,25 @@ export function registerStart(program: Command, env: Record<string, string | und
         if (policy.budgets.enabled) budgets = await startBudgetStage({ kafka, store, policy, keyRing, topics: ctx.config.topics, logger: ctx.logger });
         else ctx.logger.info('budgets.enabled is false in the policy: the budgets stage does not run');
       }
-      ctx.logger.info({ signal: await untilShutdownSignal() }, 'shutting down');
-      // Written order, per stage: stop fetching (and scheduling), flush sinks, commit offsets, disconnect; then the store.
-      await Promise.all([ingest?.stop(), pipeline?.stop(), cohort?.stop(), budgets?.stop()]);
-      await store.close();
+      const signal = await untilShutdownSignal();
+      ctx.logger.info({ event: 'shutdown.begin', signal, timeoutMs: shutdownTimeoutMs }, 'shutting down');
+      // The written order (consumers/shutdown.ts), each step across every stage: stop fetching,
+      // flush sinks, commit offsets, disconnect; then the store.
+      const running: Stoppable[] = [];
+      if (ingest) running.push({ name: 'ingest', ...ingest.steps });
+      if (pipeline) running.push({ name: 'detect', ...pipeline.steps });
+      if (cohort) running.push({ name: 'cohort', ...cohort.steps });
+      if (budgets) running.push({ name: 'budgets', ...budgets.steps });
+      running.push({ name: 'store', close: () => store.close() });
+      const result = await shutdownInOrder({ stages: running, logger: ctx.logger, timeoutMs: shutdownTimeoutMs });
+      if (!result.ok && result.reason === 'timeout') {
+        // A socket stuck in the step that timed out must not keep a stopped warden alive: exit
+        // once main() returned (unref: an idle event loop exits sooner by itself). What was not
+        // committed is re-read by the next start; nothing is lost.
+        setTimeout(() => process.exit(EXIT.shutdownTimeout), 1_000).unref();
+        throw new CliError(`shutdown did not finish within RUNWARDEN_SHUTDOWN_TIMEOUT_MS (${shutdownTimeoutMs} ms); stuck in ${result.step}`, EXIT.shutdownTimeout);
+      }
+      if (!result.ok) throw new CliError(`shutdown: ${result.step} failed (see the log); a restart re-reads what was not committed`, EXIT.failure);
     });
 }
 
