@@ -24,7 +24,7 @@ export function buildProgram(env: Record<string, string | undefined> = process.e
 Environment: KAFKA_BROKERS, CLICKHOUSE_URL (unset: embedded chdb store in RUNWARDEN_DATA_DIR),
 CLICKHOUSE_USER, CLICKHOUSE_PASSWORD, CLICKHOUSE_DATABASE, RUNWARDEN_POLICY, RUNWARDEN_HMAC_KEYS, LOG_LEVEL.
 Exit codes: 0 ok, 1 failure, 2 usage/configuration, 3 Kafka/ClickHouse unavailable, 4 unreadable input,
-5 `start` shutdown exceeded RUNWARDEN_SHUTDOWN_TIMEOUT_MS.`,
+5 start: shutdown exceeded RUNWARDEN_SHUTDOWN_TIMEOUT_MS.`,
     );
   registerDemo(program, env);
   registerStart(program, env);

@@ -3,10 +3,10 @@ import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
-/** `runwarden <args>` as a real process in the repo root; its stderr is echoed with its pid. */
-export function spawnWarden(args: readonly string[], env: Record<string, string | undefined>): ChildProcess {
+/** `runwarden <args>` as a real process in the repo root; its stderr is echoed with its pid (unless `quiet`). */
+export function spawnWarden(args: readonly string[], env: Record<string, string | undefined>, quiet = false): ChildProcess {
   const child = spawn(process.execPath, ['bin/runwarden.js', ...args], { cwd: root, env, stdio: ['ignore', 'ignore', 'pipe'] });
-  child.stderr?.on('data', (d: Buffer) => process.stderr.write(`[warden ${child.pid}] ${d.toString()}`));
+  if (!quiet) child.stderr?.on('data', (d: Buffer) => process.stderr.write(`[warden ${child.pid}] ${d.toString()}`));
   return child;
 }
 

@@ -33,6 +33,9 @@ export function registerStart(program: Command, env: Record<string, string | und
     )
     .action(async (opts: StartOptions) => {
       const ctx = createContext(env);
+      // Listen from the first moment: a SIGTERM during start-up (joining groups, fencing a crashed
+      // predecessor's transactions) still gets the ordered shutdown once the stages are up.
+      const shutdownSignal = untilShutdownSignal();
       const stages = parseStages(opts.stages);
       // Everything that can be wrong in the input is checked before anything connects.
       const policy = await loadConfiguredPolicy(ctx, opts.policy);
@@ -89,7 +92,7 @@ export function registerStart(program: Command, env: Record<string, string | und
         if (policy.budgets.enabled) budgets = await startBudgetStage({ kafka, store, policy, keyRing, topics: ctx.config.topics, logger: ctx.logger });
         else ctx.logger.info('budgets.enabled is false in the policy: the budgets stage does not run');
       }
-      const signal = await untilShutdownSignal();
+      const signal = await shutdownSignal;
       ctx.logger.info({ event: 'shutdown.begin', signal, timeoutMs: shutdownTimeoutMs }, 'shutting down');
       // The written order (consumers/shutdown.ts), each step across every stage: stop fetching,
       // flush sinks, commit offsets, disconnect; then the store.
