@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Consumer, Kafka, Message, Producer } from 'kafkajs';
+import type { Consumer, ConsumerRunConfig, Kafka, Message, Producer } from 'kafkajs';
 import type { Topics } from '../src/config/env.ts';
 import type { KeyRing } from '../src/control/sign.ts';
 import { createCohortStage, type CohortStage } from '../src/engine/cohort-stage.ts';
@@ -7,6 +7,7 @@ import type { Emission } from '../src/engine/per-run-stage.ts';
 import { createBatchWriter, type BatchWriter, type TableSink } from '../src/ingest/batch-writer.ts';
 import { createReliableProducer, createTransactionalProducer } from '../src/kafka/client.ts';
 import { readLatestByKey } from '../src/kafka/latest-by-key.ts';
+import { restartOnCrash } from '../src/kafka/restart-on-crash.ts';
 import { CHECKPOINT_MAX_BYTES } from '../src/kafka/topics.ts';
 import type { Logger } from '../src/log.ts';
 import type { Policy } from '../src/policy/policy.ts';
@@ -221,7 +222,7 @@ export function createCohortConsumer(options: CohortConsumerOptions): CohortCons
         partitions = new Map();
         restored = undefined;
       });
-      await consumer.run({
+      const runConfig: ConsumerRunConfig = {
         autoCommit: false,
         eachBatch: ({ batch, heartbeat, isRunning, isStale }) =>
           exclusive(async () => {
@@ -251,6 +252,16 @@ export function createCohortConsumer(options: CohortConsumerOptions): CohortCons
             if (gen === generation) await heartbeat();
             options.onProgress?.(stats);
           }),
+      };
+      await consumer.run(runConfig);
+      restartOnCrash(consumer, {
+        logger: log,
+        isStopping: () => stopRequested,
+        rerun: async () => {
+          await consumer.connect();
+          await consumer.subscribe({ topic: topics.partials, fromBeginning: options.fromBeginning ?? true });
+          await consumer.run(runConfig);
+        },
       });
       const every = options.checkpointIntervalMs ?? 10_000;
       timer = setInterval(() => void checkpoint().catch((err: unknown) => log.error({ err }, 'checkpoint failed; retrying at the next interval')), every);

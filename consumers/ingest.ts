@@ -1,6 +1,7 @@
-import type { Consumer, Kafka, KafkaMessage, Producer } from 'kafkajs';
+import type { Consumer, ConsumerRunConfig, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import type { Topics } from '../src/config/env.ts';
 import { createReliableProducer } from '../src/kafka/client.ts';
+import { restartOnCrash } from '../src/kafka/restart-on-crash.ts';
 import { decodeSpan, type DlqReason } from '../src/ingest/decode.ts';
 import { createDedupCache } from '../src/ingest/dedup.ts';
 import { dlqMessage } from '../src/ingest/dlq.ts';
@@ -204,7 +205,7 @@ export function createIngestConsumer(options: IngestOptions): IngestConsumer {
           flush().catch((err: unknown) => log.error({ err }, 'scheduled flush failed'));
         }
       }, Math.max(50, Math.floor(flushIntervalMs / 4)));
-      await consumer.run({
+      const runConfig: ConsumerRunConfig = {
         autoCommit: false,
         eachBatchAutoResolve: false,
         eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
@@ -219,6 +220,16 @@ export function createIngestConsumer(options: IngestOptions): IngestConsumer {
             if (pending.rows() >= batchRows || pending.rows() >= maxPending) await flushLocked();
           });
           await heartbeat();
+        },
+      };
+      await consumer.run(runConfig);
+      restartOnCrash(consumer, {
+        logger: log,
+        isStopping: () => stopRequested,
+        rerun: async () => {
+          await consumer.connect();
+          await consumer.subscribe({ topic: topics.spans, fromBeginning: options.fromBeginning ?? true });
+          await consumer.run(runConfig);
         },
       });
       log.info({ topic: topics.spans }, 'ingest consumer started');

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
+import type { Admin, Consumer, ConsumerRunConfig, EachBatchPayload, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
 import type { Topics } from '../src/config/env.ts';
 import { createReliableProducer, createTransactionalProducer } from '../src/kafka/client.ts';
+import { restartOnCrash } from '../src/kafka/restart-on-crash.ts';
 import { createOrderedSender, type OrderedSenderMetrics } from '../src/kafka/ordered-sender.ts';
 import type { ControlCommand } from '../src/contracts/control.ts';
 import type { Finding } from '../src/contracts/finding.ts';
@@ -412,7 +413,7 @@ export function createPipelineConsumer(options: PipelineOptions): PipelineConsum
         // The first beat goes out as soon as the fetch loop turns, not an interval later.
         if (sequence === 0 && heartbeatIntervalMs > 0) void beat().catch((err: unknown) => log.warn({ err }, 'heartbeat failed'));
       });
-      await consumer.run({
+      const runConfig: ConsumerRunConfig = {
         autoCommit: false,
         eachBatchAutoResolve: false,
         eachBatch: async (payload) => {
@@ -423,6 +424,16 @@ export function createPipelineConsumer(options: PipelineOptions): PipelineConsum
           } finally {
             finished();
           }
+        },
+      };
+      await consumer.run(runConfig);
+      restartOnCrash(consumer, {
+        logger: log,
+        isStopping: () => stopRequested,
+        rerun: async () => {
+          await consumer.connect();
+          await consumer.subscribe({ topic: topics.spans, fromBeginning: options.fromBeginning ?? true });
+          await consumer.run(runConfig);
         },
       });
       commitTimer = setInterval(() => void commit().catch((err: unknown) => log.error({ err }, 'commit failed')), options.commitIntervalMs ?? 1_000);

@@ -9,7 +9,7 @@ import { createRng } from '../../src/sim/prng.ts';
 import { createServerStore } from '../../src/store/server-store.ts';
 import type { Store } from '../../src/store/store.ts';
 import { recordScenario, type Trial } from '../support/chaos-results.ts';
-import { chaosStream, conflictingIds, controlLog, oracleOf, perRunCommandsBefore, producePaced, type Oracle } from '../support/chaos-stream.ts';
+import { awaitReplayCommands, chaosStream, conflictingIds, controlLog, oracleOf, perRunCommandsBefore, producePaced, type Oracle } from '../support/chaos-stream.ts';
 import { startWarden, wardenEnv, type RunningWarden } from '../support/chaos-warden.ts';
 import { auditDiff, cleanPassStore, rollupDiffs, spanCounts } from '../support/clean-pass.ts';
 import { caughtUp, endMarks, type Marks } from '../support/group-progress.ts';
@@ -134,11 +134,7 @@ describe('SIGKILL of `runwarden start` (every stage, a real process) at random m
     await paced.done;
     const end = await endMarks(admin, topics.spans);
     await until('the whole stream processed', () => caughtUp(admin, topics.spans, end, groups), 120_000);
-    await until('every command of replay on the control topic', async () => {
-      await control.readToEnd();
-      const log = controlLog(control.values);
-      return [...oracle.commands.keys()].every((c) => log.byId.has(c));
-    }, 60_000);
+    await awaitReplayCommands(control, oracle, 60_000);
     warden.child.kill('SIGTERM');
     expect((await warden.exited).code).toBe(0);
     await control.readToEnd();

@@ -7,7 +7,7 @@ import { defaultTopicSpecs, ensureTopics } from '../../src/kafka/topics.ts';
 import { createRng } from '../../src/sim/prng.ts';
 import { createServerStore } from '../../src/store/server-store.ts';
 import { recordScenario, type Trial } from '../support/chaos-results.ts';
-import { chaosStream, conflictingIds, controlLog, oracleOf, perRunCommandsBefore, producePaced } from '../support/chaos-stream.ts';
+import { awaitReplayCommands, chaosStream, conflictingIds, controlLog, oracleOf, perRunCommandsBefore, producePaced } from '../support/chaos-stream.ts';
 import { startWarden, wardenEnv, type RunningWarden } from '../support/chaos-warden.ts';
 import { auditDiff, cleanPassStore, rollupDiffs, spanCounts } from '../support/clean-pass.ts';
 import { caughtUp, endMarks } from '../support/group-progress.ts';
@@ -103,10 +103,7 @@ describe('SIGTERM under load: the ordered shutdown (stop fetching, flush sinks, 
         await paced.done;
         const end = await endMarks(admin, topics.spans);
         await until('the whole stream processed', () => caughtUp(admin, topics.spans, end, groups), 120_000);
-        await until('every command of replay on the control topic', async () => {
-          await control.readToEnd();
-          return [...oracle.commands.keys()].every((c) => controlLog(control.values).byId.has(c));
-        }, 60_000);
+        await awaitReplayCommands(control, oracle, 60_000);
       } else {
         await new Promise((r) => setTimeout(r, 1_000 + rng() * 3_000)); // a random moment under load
       }

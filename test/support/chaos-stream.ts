@@ -1,4 +1,5 @@
 import type { Kafka, Producer } from 'kafkajs';
+import type { TopicTail } from './topic-tail.ts';
 import type { ControlCommand } from '../../src/contracts/control.ts';
 import type { Finding } from '../../src/contracts/finding.ts';
 import type { SpanEventInput } from '../../src/contracts/span.ts';
@@ -123,3 +124,26 @@ export function controlLog(values: readonly Buffer[]): ControlLog {
 
 /** Ids emitted with more than one content: must always be empty. */
 export const conflictingIds = (log: ControlLog): string[] => [...log.byId].filter(([, contents]) => contents.size > 1).map(([id]) => id);
+
+/**
+ * Waits (up to `timeoutMs`) for every command replay emits to be on the control topic; on time
+ * out, prints the missing ones and returns, so that the comparison after it shows the difference.
+ */
+export async function awaitReplayCommands(control: TopicTail, oracle: Oracle, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    await control.readToEnd();
+    const log = controlLog(control.values);
+    const missing = [...oracle.commands].filter(([id]) => !log.byId.has(id));
+    if (missing.length === 0) return;
+    if (Date.now() > deadline) {
+      const what = missing.map(([, json]) => {
+        const c = JSON.parse(json) as ControlCommand;
+        return `${c.action} ${c.scope.kind}:${c.scope.id} ${c.reason.detector}/${c.reason.rule} at ${c.issued_at}`;
+      });
+      process.stderr.write(`[chaos] ${missing.length} commands of replay not on the control topic after ${timeoutMs} ms:\n  ${what.join('\n  ')}\n`);
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
