@@ -86,6 +86,9 @@ describe('SIGTERM under load: the ordered shutdown (stop fetching, flush sinks, 
       const startedAt = Date.now();
       const warden = startWarden(args, env, true);
       runs.push(warden);
+      // Running (every stage started), then caught up with what was there at the last stop.
+      const started = ['ingest consumer started', 'pipeline consumer started', 'cohort consumer started'];
+      await until('every stage started', async () => started.every((m) => parseLines(warden.lines).some((l) => l.msg === m)), 120_000);
       await until('caught up after the (re)start', () => caughtUp(admin, topics.spans, previous, groups), 120_000);
       const recoveryMs = Date.now() - startedAt;
       const before = trials.at(-1);
