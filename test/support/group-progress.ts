@@ -4,9 +4,22 @@ import { parseCommitMetadata } from '../../src/engine/partition-progress.ts';
 /** Next offset to read per partition. */
 export type Marks = Map<number, bigint>;
 
+/** Retries what a broker that just came back (stale leaders, a coordinator loading) refuses for a moment. */
+async function patiently<T>(fn: () => Promise<T>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      if ((err as { retriable?: boolean }).retriable !== true || Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
 /** The end of every partition of `topic` now: what "caught up" is measured against. */
 export async function endMarks(admin: Admin, topic: string): Promise<Marks> {
-  return new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, BigInt(p.high)]));
+  return new Map((await patiently(() => admin.fetchTopicOffsets(topic))).map((p) => [p.partition, BigInt(p.high)]));
 }
 
 /**
@@ -15,6 +28,10 @@ export async function endMarks(admin: Admin, topic: string): Promise<Marks> {
  * the detect stage commits at its oldest live run, so its plain offset lags on purpose).
  */
 export async function caughtUp(admin: Admin, topic: string, marks: Marks, groups: { ingest?: string; detect?: string }): Promise<boolean> {
+  return patiently(() => caughtUpNow(admin, topic, marks, groups));
+}
+
+async function caughtUpNow(admin: Admin, topic: string, marks: Marks, groups: { ingest?: string; detect?: string }): Promise<boolean> {
   if (groups.ingest) {
     const [entry] = await admin.fetchOffsets({ groupId: groups.ingest, topics: [topic] });
     const at = new Map((entry?.partitions ?? []).map((p) => [p.partition, BigInt(p.offset)]));

@@ -1,4 +1,4 @@
-import type { Consumer, Kafka } from 'kafkajs';
+import type { Admin, Consumer, Kafka } from 'kafkajs';
 import { uniqueName } from './services.ts';
 
 export interface TopicTail {
@@ -30,8 +30,17 @@ export async function tailTopic(kafka: Kafka, topic: string): Promise<TopicTail>
   return {
     values,
     async readToEnd(timeoutMs = 60_000) {
-      const ends = await admin.fetchTopicOffsets(topic);
       const deadline = Date.now() + timeoutMs;
+      let ends: Awaited<ReturnType<Admin['fetchTopicOffsets']>> | undefined;
+      while (!ends) {
+        try {
+          ends = await admin.fetchTopicOffsets(topic);
+        } catch (err) {
+          // A broker that just came back refuses for a moment (stale leaders).
+          if ((err as { retriable?: boolean }).retriable !== true || Date.now() > deadline) throw err;
+          await new Promise((r) => setTimeout(r, 250));
+        }
+      }
       while (ends.some((p) => BigInt(p.high) > (next.get(p.partition) ?? BigInt(p.low)))) {
         if (Date.now() > deadline) throw new Error(`tail of ${topic}: not at its end after ${timeoutMs} ms`);
         await new Promise((r) => setTimeout(r, 50));
