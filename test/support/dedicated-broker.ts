@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -22,13 +22,15 @@ export interface DedicatedBroker {
 }
 
 /**
- * Starts a single-node KRaft broker with scripts/services.sh on free ports, in its own services
+ * With a Docker engine, a container of the integration setup's broker image (stopped and started
+ * with the Docker CLI). Otherwise a single-node KRaft broker with scripts/services.sh on free ports, in its own services
  * directory (`.services/chaos-broker`, ignored), from nothing: the Kafka jars are linked from a
  * services directory that already resolved them for the same pom (this clone's `.services`, or
  * the main checkout's when this is a git worktree, or RUNWARDEN_KAFKA_LIBS), else Maven resolves
  * them once into the chaos directory (reusing a local Maven repository when there is one).
  */
 export async function startDedicatedBroker(): Promise<DedicatedBroker> {
+  if (await dockerAnswers()) return startBrokerContainer();
   const dir = join(root, '.services', 'chaos-broker');
   const kafkaDir = join(dir, 'kafka');
   mkdirSync(kafkaDir, { recursive: true });
@@ -50,6 +52,71 @@ export async function startDedicatedBroker(): Promise<DedicatedBroker> {
       rmSync(join(kafkaDir, 'data'), { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * With a Docker engine: the broker image the integration setup uses, on a fixed host port (so a
+ * restarted container answers where the clients reconnect), stopped and started with the CLI.
+ */
+async function startBrokerContainer(): Promise<DedicatedBroker> {
+  const tc = await import('testcontainers');
+  const port = await freePort();
+  const container = await new tc.GenericContainer('apache/kafka:4.1.1')
+    .withExposedPorts({ container: 9092, host: port })
+    .withEnvironment({
+      KAFKA_NODE_ID: '1',
+      KAFKA_PROCESS_ROLES: 'broker,controller',
+      KAFKA_LISTENERS: 'PLAINTEXT://:9092,CONTROLLER://:9093,INTERNAL://:19092',
+      KAFKA_ADVERTISED_LISTENERS: `PLAINTEXT://127.0.0.1:${port},INTERNAL://localhost:19092`,
+      KAFKA_LISTENER_SECURITY_PROTOCOL_MAP: 'CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,INTERNAL:PLAINTEXT',
+      KAFKA_INTER_BROKER_LISTENER_NAME: 'INTERNAL',
+      KAFKA_CONTROLLER_LISTENER_NAMES: 'CONTROLLER',
+      KAFKA_CONTROLLER_QUORUM_VOTERS: '1@localhost:9093',
+      KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR: '1',
+      KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR: '1',
+      KAFKA_TRANSACTION_STATE_LOG_MIN_ISR: '1',
+      KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS: '0',
+    })
+    .withWaitStrategy(tc.Wait.forLogMessage(/Kafka Server started/))
+    .start();
+  const id = container.getId();
+  return {
+    brokers: [`127.0.0.1:${port}`],
+    async stop(signal = 'SIGTERM') {
+      await run('docker', signal === 'SIGKILL' ? ['kill', id] : ['stop', '-t', '30', id]);
+    },
+    async start() {
+      await run('docker', ['start', id]);
+      const deadline = Date.now() + 120_000;
+      while (!(await answers(port))) {
+        if (Date.now() > deadline) throw new Error(`the broker container did not answer on ${port} within 120 s`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    },
+    destroy: async () => {
+      await container.stop();
+    },
+  };
+}
+
+async function dockerAnswers(): Promise<boolean> {
+  try {
+    await run('docker', ['info', '--format', '{{.ServerVersion}}'], { timeout: 5_000 });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** True once something accepts TCP connections on the loopback port. */
+function answers(port: number): Promise<boolean> {
+  return new Promise((resolveAnswer) => {
+    const socket = connect({ host: '127.0.0.1', port }, () => {
+      socket.destroy();
+      resolveAnswer(true);
+    });
+    socket.on('error', () => resolveAnswer(false));
+  });
 }
 
 /** Links `<dir>/kafka/libs` to jars resolved for this pom elsewhere, when there are any. */
