@@ -85,6 +85,8 @@ export function createIngestConsumer(options: IngestOptions): IngestConsumer {
   });
   const producer: Producer = createReliableProducer(kafka);
   const dedup = createDedupCache({ maxEntries: 1_000_000, ttlMs: 60 * 60_000 });
+  /** Highest offset handled per topic/partition in this process (offsets stay below 2^53). */
+  const handledUpTo = new Map<string, number>();
   const exclusive = createMutex();
   const stats: IngestStats = { consumed: 0, valid: 0, dlq: {}, rowsWritten: 0, flushes: 0, commits: 0, unpricedLlmCalls: 0 };
   let pending = createPendingBatch();
@@ -98,7 +100,14 @@ export function createIngestConsumer(options: IngestOptions): IngestConsumer {
     stats.consumed++;
     const decoded = decodeSpan(message.value, { nowMs: now() });
     const meta = { topic, partition, offset: message.offset };
-    if (decoded.ok && dedup.seen(decoded.event.event_id, decoded.event.ts)) {
+    // A message at or below the highest offset already handled is the same message read again
+    // (the consumer rewound to its last commit after a failed commit, a crash of the consumer or
+    // a rebalance), not a duplicate event: its row is written again and collapses in the table.
+    const position = `${topic}\u0000${partition}`;
+    const offset = Number(message.offset);
+    const reread = offset <= (handledUpTo.get(position) ?? -1);
+    if (!reread) handledUpTo.set(position, offset);
+    if (decoded.ok && !reread && dedup.seen(decoded.event.event_id, decoded.event.ts)) {
       toDlq('duplicate', `event_id ${decoded.event.event_id} was already ingested`);
     } else if (decoded.ok) {
       stats.valid++;
