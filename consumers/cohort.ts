@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Consumer, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
+import type { Consumer, ConsumerRunConfig, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
 import type { Topics } from '../src/config/env.ts';
 import type { KeyRing } from '../src/control/sign.ts';
 import { createCohortStage, type CohortStage } from '../src/engine/cohort-stage.ts';
@@ -8,6 +8,7 @@ import { createBatchWriter, type BatchWriter, type TableSink } from '../src/inge
 import { detectorErrorMessage, type DetectorFailure } from '../src/ingest/dlq.ts';
 import { createReliableProducer, createTransactionalProducer } from '../src/kafka/client.ts';
 import { readLatestByKey } from '../src/kafka/latest-by-key.ts';
+import { restartOnCrash } from '../src/kafka/restart-on-crash.ts';
 import { CHECKPOINT_MAX_BYTES } from '../src/kafka/topics.ts';
 import type { Logger } from '../src/log.ts';
 import type { StageMetrics } from '../src/metrics/stage-metrics.ts';
@@ -16,6 +17,7 @@ import { commandToRow, findingToRow } from '../src/store/rows.ts';
 import { createMutex } from '../src/util/mutex.ts';
 import { retry } from '../src/util/retry.ts';
 import { cohortPartialSchema, type CohortPartial } from '../src/windows/cohort-partial.ts';
+import { runSteps, type ShutdownSteps } from './shutdown.ts';
 
 export interface CohortConsumerOptions {
   kafka: Kafka;
@@ -35,6 +37,8 @@ export interface CohortConsumerOptions {
   /** State is checkpointed and offsets committed this often (ms, default 10,000; a snapshot of 1k cohorts takes ~0.3 s, see bench/results/cohort.json). */
   checkpointIntervalMs?: number;
   fromBeginning?: boolean;
+  /** How long the group waits for a silent (crashed) member before moving its partitions (ms, default 30,000). */
+  sessionTimeoutMs?: number;
   onProgress?: (stats: Readonly<CohortConsumerStats>) => void;
   /** Counts consumed partials, findings and commands, cohorts, checkpoints (src/metrics); nothing when absent. */
   metrics?: Pick<StageMetrics, 'consumed' | 'emitted' | 'state' | 'checkpointed'>;
@@ -58,8 +62,10 @@ export interface CohortConsumerStats {
 
 export interface CohortConsumer {
   start(): Promise<void>;
-  /** Written order: stop fetching, finish the batch in hand, checkpoint + commit, disconnect. */
+  /** Written order (consumers/shutdown.ts): stop fetching, finish the batch in hand, flush, checkpoint + commit, disconnect. */
   stop(): Promise<void>;
+  /** The same, one step at a time, for an ordered shutdown of several stages. */
+  readonly steps: ShutdownSteps;
   stats(): CohortConsumerStats;
 }
 
@@ -110,7 +116,8 @@ export function createCohortConsumer(options: CohortConsumerOptions): CohortCons
   const log = logger.child({ component: 'cohort' });
   const groupId = options.groupId ?? 'runwarden-cohort';
   const instanceId = options.instanceId ?? randomUUID().slice(0, 8);
-  const consumer: Consumer = kafka.consumer({ groupId, sessionTimeout: 30_000, heartbeatInterval: 3_000, maxWaitTimeInMs: 500, readUncommitted: false });
+  const sessionTimeout = options.sessionTimeoutMs ?? 30_000;
+  const consumer: Consumer = kafka.consumer({ groupId, sessionTimeout, heartbeatInterval: Math.min(3_000, Math.floor(sessionTimeout / 4)), maxWaitTimeInMs: 500, readUncommitted: false });
   const producer: Producer = createReliableProducer(kafka);
   const checkpointer: Producer = createTransactionalProducer(kafka, `${groupId}-${instanceId}`, TRANSACTION_TIMEOUT_MS);
   const writer: BatchWriter = createBatchWriter({ sink: options.sink, logger, maxRows: 1_000, flushIntervalMs: 1_000 });
@@ -123,6 +130,7 @@ export function createCohortConsumer(options: CohortConsumerOptions): CohortCons
   let generation = 0;
   let restored: Promise<Map<string, Buffer>> | undefined;
   let timer: NodeJS.Timeout | undefined;
+  let stopRequested = false;
 
   async function partitionState(partition: number): Promise<PartitionState> {
     const known = partitions.get(partition);
@@ -229,6 +237,29 @@ export function createCohortConsumer(options: CohortConsumerOptions): CohortCons
     });
   }
 
+  /** The written shutdown order (consumers/shutdown.ts), this consumer's part in each step. */
+  const steps: ShutdownSteps = {
+    async stop_fetching() {
+      stopRequested = true;
+      consumer.pause([{ topic: topics.partials }]);
+      clearInterval(timer);
+      await exclusive(() => Promise.resolve()); // the batch in hand has delivered what it found
+    },
+    async flush_sinks() {
+      await writer.flush();
+    },
+    async commit() {
+      await checkpoint().catch((err: unknown) => log.error({ err }, 'last checkpoint failed; the next owner re-reads from the previous one'));
+    },
+    async disconnect() {
+      await consumer.stop();
+      stopping.abort();
+      await writer.close();
+      await Promise.allSettled([consumer.disconnect(), producer.disconnect(), checkpointer.disconnect()]);
+      log.info({ stats }, 'cohort consumer stopped');
+    },
+  };
+
   return {
     async start() {
       await Promise.all([consumer.connect(), producer.connect(), checkpointer.connect()]);
@@ -239,10 +270,11 @@ export function createCohortConsumer(options: CohortConsumerOptions): CohortCons
         partitions = new Map();
         restored = undefined;
       });
-      await consumer.run({
+      const runConfig: ConsumerRunConfig = {
         autoCommit: false,
         eachBatch: ({ batch, heartbeat, isRunning, isStale }) =>
           exclusive(async () => {
+            if (stopRequested) return; // fetched before the pause: re-read by the next owner
             const gen = generation;
             const state = await partitionState(batch.partition);
             const emissions: Emission[] = [];
@@ -277,22 +309,24 @@ export function createCohortConsumer(options: CohortConsumerOptions): CohortCons
             options.metrics?.state('cohort', { cohorts, pendingRows: writer.buffered() });
             options.onProgress?.(stats);
           }),
+      };
+      await consumer.run(runConfig);
+      restartOnCrash(consumer, {
+        logger: log,
+        isStopping: () => stopRequested,
+        rerun: async () => {
+          await consumer.connect();
+          await consumer.subscribe({ topic: topics.partials, fromBeginning: options.fromBeginning ?? true });
+          await consumer.run(runConfig);
+        },
       });
       const every = options.checkpointIntervalMs ?? 10_000;
       timer = setInterval(() => void checkpoint().catch((err: unknown) => log.error({ err }, 'checkpoint failed; retrying at the next interval')), every);
       log.info({ groupId, topic: topics.partials }, 'cohort consumer started');
     },
 
-    async stop() {
-      consumer.pause([{ topic: topics.partials }]);
-      clearInterval(timer);
-      await checkpoint().catch((err: unknown) => log.error({ err }, 'last checkpoint failed; the next owner re-reads from the previous one'));
-      await consumer.stop();
-      stopping.abort();
-      await writer.close();
-      await Promise.allSettled([consumer.disconnect(), producer.disconnect(), checkpointer.disconnect()]);
-      log.info({ stats }, 'cohort consumer stopped');
-    },
+    steps,
+    stop: () => runSteps(steps),
 
     stats: () => ({ ...stats, commands: { ...stats.commands } }),
   };

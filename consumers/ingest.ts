@@ -1,6 +1,7 @@
-import type { Consumer, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
+import type { Consumer, ConsumerRunConfig, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
 import type { Topics } from '../src/config/env.ts';
 import { createReliableProducer } from '../src/kafka/client.ts';
+import { restartOnCrash } from '../src/kafka/restart-on-crash.ts';
 import { decodeSpan, type DlqReason } from '../src/ingest/decode.ts';
 import { createDedupCache } from '../src/ingest/dedup.ts';
 import { dlqMessage } from '../src/ingest/dlq.ts';
@@ -13,6 +14,7 @@ import { refusesStatement } from '../src/store/errors.ts';
 import { spanToRow, dlqToRow } from '../src/store/rows.ts';
 import { createMutex } from '../src/util/mutex.ts';
 import { retry } from '../src/util/retry.ts';
+import { runSteps, type ShutdownSteps } from './shutdown.ts';
 
 /** Where rows go: the Store satisfies it; tests may pass an in-memory double. */
 export interface RowSink {
@@ -41,6 +43,8 @@ export interface IngestOptions {
   /** Wall clock for the future-timestamp check (injected for tests). */
   now?: () => number;
   fromBeginning?: boolean;
+  /** How long the group waits for a silent (crashed) member before moving its partitions (ms, default 15,000). */
+  sessionTimeoutMs?: number;
   /** Prices LLM calls that report no `cost_usd` (default: the built-in list prices). */
   priceTable?: PriceTable;
   /** Counts consumed messages, DLQ reasons and pending rows (src/metrics); nothing when absent. */
@@ -70,8 +74,10 @@ export interface IngestStats {
 
 export interface IngestConsumer {
   start(): Promise<void>;
-  /** Stops in a written order: stop fetching, flush sinks, commit offsets, disconnect. */
+  /** Stops in the written order (consumers/shutdown.ts): stop fetching, flush sinks, commit offsets, disconnect. */
   stop(): Promise<void>;
+  /** The same, one step at a time, for an ordered shutdown of several stages. */
+  readonly steps: ShutdownSteps;
   stats(): IngestStats;
   /** Resolves once everything consumed so far is written and committed. */
   flush(): Promise<void>;
@@ -125,11 +131,13 @@ export function createIngestConsumer(options: IngestOptions): IngestConsumer {
     groupId: options.groupId ?? 'runwarden-ingest',
     maxBytesPerPartition: 4 * 1024 * 1024,
     // A killed member is noticed within 15 s, so a restarted warden resumes quickly.
-    sessionTimeout: 15_000,
+    sessionTimeout: options.sessionTimeoutMs ?? 15_000,
     heartbeatInterval: 1_500,
   });
   const producer: Producer = createReliableProducer(kafka);
   const dedup = createDedupCache({ maxEntries: 1_000_000, ttlMs: 60 * 60_000 });
+  /** Highest offset handled per topic/partition in this process (offsets stay below 2^53). */
+  const handledUpTo = new Map<string, number>();
   const exclusive = createMutex();
   const stats: IngestStats = {
     consumed: 0,
@@ -153,6 +161,8 @@ export function createIngestConsumer(options: IngestOptions): IngestConsumer {
   let queuedFlush: Promise<void> | undefined;
   let timer: NodeJS.Timeout | undefined;
   let stopping = new AbortController();
+  /** Set by the shutdown's stop_fetching: no batch is handled after it, fetching stays paused. */
+  let stopRequested = false;
   const buffered = () => unwritten.reduce((n, b) => n + b.rows(), pending.rows());
   const retryOptions = () => ({
     baseDelayMs: options.retryBaseDelayMs ?? 200,
@@ -163,7 +173,14 @@ export function createIngestConsumer(options: IngestOptions): IngestConsumer {
   function handle(topic: string, partition: number, message: KafkaMessage): void {
     stats.consumed++;
     const decoded = decodeSpan(message.value, { nowMs: now() });
-    if (decoded.ok && dedup.seen(decoded.event.event_id, decoded.event.ts)) {
+    // A message at or below the highest offset already handled is the same message read again
+    // (the consumer rewound to its last commit after a failed commit, a crash of the consumer or
+    // a rebalance), not a duplicate event: its row is written again and collapses in the table.
+    const position = `${topic}\u0000${partition}`;
+    const offset = Number(message.offset);
+    const reread = offset <= (handledUpTo.get(position) ?? -1);
+    if (!reread) handledUpTo.set(position, offset);
+    if (decoded.ok && !reread && dedup.seen(decoded.event.event_id, decoded.event.ts)) {
       toDlq(message, topic, partition, 'duplicate', `event_id ${decoded.event.event_id} was already ingested`);
     } else if (decoded.ok) {
       stats.valid++;
@@ -303,11 +320,35 @@ export function createIngestConsumer(options: IngestOptions): IngestConsumer {
 
   function resumeIfRoom(): void {
     noteBuffered();
-    if (!stats.paused || buffered() >= maxBuffered / 2) return;
+    if (!stats.paused || stopRequested || buffered() >= maxBuffered / 2) return;
     stats.paused = false;
     consumer.resume([{ topic: topics.spans }]);
     log.info({ bufferedRows: buffered() }, 'fetching resumed');
   }
+
+  /**
+   * The written shutdown order (consumers/shutdown.ts), this consumer's part in each step. A batch
+   * is handled synchronously, so none is half-way when stop_fetching runs. flush() writes each
+   * batch and commits its offsets once written, so flush_sinks also commits: before
+   * consumer.stop(), as kafkajs cannot commit once the consumer left its group.
+   */
+  const steps: ShutdownSteps = {
+    async stop_fetching() {
+      if (timer) clearInterval(timer);
+      stopRequested = true;
+      consumer.pause([{ topic: topics.spans }]);
+    },
+    flush_sinks: () => flush(),
+    async disconnect() {
+      try {
+        await consumer.stop();
+      } finally {
+        stopping.abort();
+        await Promise.allSettled([consumer.disconnect(), producer.disconnect()]);
+        log.info({ stats }, 'ingest consumer stopped');
+      }
+    },
+  };
 
   return {
     async start() {
@@ -318,10 +359,11 @@ export function createIngestConsumer(options: IngestOptions): IngestConsumer {
         // Also a batch whose write failed: it is tried again here (and holds the later commits back).
         if ((!pending.isEmpty() && now() - pending.firstAtMs >= flushIntervalMs) || (unwritten.length > 0 && queuedFlush === undefined)) flushInBackground();
       }, Math.max(50, Math.floor(flushIntervalMs / 4)));
-      await consumer.run({
+      const runConfig: ConsumerRunConfig = {
         autoCommit: false,
         eachBatchAutoResolve: false,
         eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+          if (stopRequested) return; // fetched before the pause: not resolved, re-read after a restart
           const consumedBefore = stats.consumed;
           for (const message of batch.messages) {
             if (!isRunning() || isStale()) break;
@@ -339,20 +381,21 @@ export function createIngestConsumer(options: IngestOptions): IngestConsumer {
           options.metrics?.state('ingest', { pendingRows: buffered() });
           await heartbeat();
         },
+      };
+      await consumer.run(runConfig);
+      restartOnCrash(consumer, {
+        logger: log,
+        isStopping: () => stopRequested,
+        rerun: async () => {
+          await consumer.connect();
+          await consumer.subscribe({ topic: topics.spans, fromBeginning: options.fromBeginning ?? true });
+          await consumer.run(runConfig);
+        },
       });
       log.info({ topic: topics.spans, maxBufferedRows: maxBuffered }, 'ingest consumer started');
     },
-    async stop() {
-      if (timer) clearInterval(timer);
-      await consumer.stop();
-      try {
-        await flush();
-      } finally {
-        stopping.abort();
-        await Promise.allSettled([consumer.disconnect(), producer.disconnect()]);
-        log.info({ stats }, 'ingest consumer stopped');
-      }
-    },
+    steps,
+    stop: () => runSteps(steps),
     stats: () => {
       noteBuffered();
       return { ...stats, dlq: { ...stats.dlq } };

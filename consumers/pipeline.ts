@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
+import type { Admin, Consumer, ConsumerRunConfig, EachBatchPayload, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
 import type { Topics } from '../src/config/env.ts';
 import { createReliableProducer, createTransactionalProducer } from '../src/kafka/client.ts';
+import { restartOnCrash } from '../src/kafka/restart-on-crash.ts';
 import { createOrderedSender, type OrderedSenderMetrics } from '../src/kafka/ordered-sender.ts';
 import type { ControlCommand } from '../src/contracts/control.ts';
 import type { Finding } from '../src/contracts/finding.ts';
@@ -20,6 +21,7 @@ import type { StageMetrics } from '../src/metrics/stage-metrics.ts';
 import type { Policy } from '../src/policy/policy.ts';
 import { commandToRow, dlqToRow, findingToRow } from '../src/store/rows.ts';
 import { retry } from '../src/util/retry.ts';
+import { runSteps, type ShutdownSteps } from './shutdown.ts';
 import type { CohortPartial } from '../src/windows/cohort-partial.ts';
 
 export interface PipelineOptions {
@@ -40,6 +42,8 @@ export interface PipelineOptions {
   /** Wall clock for heartbeats and the decoder's future check (injected in tests). */
   now?: () => number;
   fromBeginning?: boolean;
+  /** How long the group waits for a silent (crashed) member before moving its partitions (ms, default 15,000). */
+  sessionTimeoutMs?: number;
   /**
    * Forward per-cohort partials to the partials topic for the cohort stage (default true). They
    * travel in a Kafka transaction with the offset commit: see commit().
@@ -83,8 +87,10 @@ export interface PipelineStats {
 
 export interface PipelineConsumer {
   start(): Promise<void>;
-  /** Written order: stop heartbeats, stop fetching, flush audit rows, commit offsets, disconnect. */
+  /** Written order (consumers/shutdown.ts): stop heartbeats and fetching, flush audit rows, commit offsets, disconnect. */
   stop(): Promise<void>;
+  /** The same, one step at a time, for an ordered shutdown of several stages. */
+  readonly steps: ShutdownSteps;
   stats(): PipelineStats;
 }
 
@@ -169,7 +175,7 @@ export function createPipelineConsumer(options: PipelineOptions): PipelineConsum
   const wardenId = options.wardenId ?? `warden-${randomUUID().slice(0, 8)}`;
   const consumer: Consumer = kafka.consumer({
     groupId,
-    sessionTimeout: 15_000,
+    sessionTimeout: options.sessionTimeoutMs ?? 15_000,
     heartbeatInterval: 1_500,
     maxBytesPerPartition: 2 * 1024 * 1024,
     // An idle fetch returns after this long: it bounds how stale the fetch loop's liveness can look.
@@ -487,6 +493,36 @@ export function createPipelineConsumer(options: PipelineOptions): PipelineConsum
     }
   }
 
+  /** The written shutdown order (consumers/shutdown.ts), this consumer's part in each step. */
+  const steps: ShutdownSteps = {
+    async stop_fetching() {
+      clearInterval(heartbeatTimer);
+      // Stop fetching and let the batch in hand stop at its next check (what it applied is queued).
+      stopRequested = true;
+      consumer.pause([{ topic: topics.spans }]);
+      await inFlight;
+      // The batch in hand has ended: record every partition's last commit point behind its output.
+      for (const [partition, state] of partitions) if (state.unmarked) void markPartition(partition, state, generation);
+    },
+    async flush_sinks() {
+      // Every queued finding and command is sent (and its commit point recorded) before the last commit.
+      await sender.drain();
+      clearInterval(commitTimer);
+      await writer.flush();
+    },
+    async commit() {
+      // Still in the group: kafkajs cannot commit once stop() has left it.
+      await commit();
+    },
+    async disconnect() {
+      await consumer.stop();
+      stopping.abort();
+      await writer.close();
+      await Promise.allSettled([consumer.disconnect(), producer.disconnect(), admin.disconnect(), committer?.disconnect()]);
+      log.info({ stats }, 'pipeline consumer stopped');
+    },
+  };
+
   return {
     async start() {
       await Promise.all([consumer.connect(), producer.connect(), admin.connect(), committer?.connect()]);
@@ -506,7 +542,7 @@ export function createPipelineConsumer(options: PipelineOptions): PipelineConsum
         // The first beat goes out as soon as the fetch loop turns, not an interval later.
         if (sequence === 0 && heartbeatIntervalMs > 0) void beat().catch((err: unknown) => log.warn({ err }, 'heartbeat failed'));
       });
-      await consumer.run({
+      const runConfig: ConsumerRunConfig = {
         autoCommit: false,
         eachBatchAutoResolve: false,
         eachBatch: async (payload) => {
@@ -518,6 +554,16 @@ export function createPipelineConsumer(options: PipelineOptions): PipelineConsum
             finished();
           }
         },
+      };
+      await consumer.run(runConfig);
+      restartOnCrash(consumer, {
+        logger: log,
+        isStopping: () => stopRequested,
+        rerun: async () => {
+          await consumer.connect();
+          await consumer.subscribe({ topic: topics.spans, fromBeginning: options.fromBeginning ?? true });
+          await consumer.run(runConfig);
+        },
       });
       commitTimer = setInterval(() => void commit().catch((err: unknown) => log.error({ err }, 'commit failed')), options.commitIntervalMs ?? 1_000);
       if (heartbeatIntervalMs > 0) {
@@ -526,24 +572,8 @@ export function createPipelineConsumer(options: PipelineOptions): PipelineConsum
       log.info({ groupId, topic: topics.spans, wardenId }, 'pipeline consumer started');
     },
 
-    async stop() {
-      clearInterval(heartbeatTimer);
-      // Stop fetching, let the batch in hand stop at its next check (what it applied is queued),
-      // and commit while still in the group (kafkajs cannot commit once stop() has left it).
-      stopRequested = true;
-      consumer.pause([{ topic: topics.spans }]);
-      await inFlight;
-      for (const [partition, state] of partitions) if (state.unmarked) void markPartition(partition, state, generation);
-      // Every queued finding and command is sent (and its commit point recorded) before the last commit.
-      await sender.drain();
-      clearInterval(commitTimer);
-      await commit();
-      await consumer.stop();
-      stopping.abort();
-      await writer.close();
-      await Promise.allSettled([consumer.disconnect(), producer.disconnect(), admin.disconnect(), committer?.disconnect()]);
-      log.info({ stats }, 'pipeline consumer stopped');
-    },
+    steps,
+    stop: () => runSteps(steps),
 
     stats: () => ({ ...stats, commands: { ...stats.commands } }),
   };

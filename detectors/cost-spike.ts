@@ -209,7 +209,8 @@ export interface CostSpikeContext {
  * - view `agent`: `run_tokens_p99` (warn, run scope) when a run's running token total exceeds the
  *   rolling quantile of the agent's completed runs.
  * A cohort rule fires once per episode; the episode ends after `rearm_minutes` calm closed
- * minutes. Late partials (an earlier minute within the window) feed the baseline only.
+ * minutes. A late partial (an earlier minute within the window) feeds the baseline and may fire a
+ * spike of its own minute (see below); it never fires the sustained rule.
  */
 export function costSpike(state: CostSpikeState, partial: CohortPartial, ctx: CostSpikeContext): DetectorResult<CostSpikeState> {
   const p = ctx.params;
@@ -246,11 +247,18 @@ export function costSpike(state: CostSpikeState, partial: CohortPartial, ctx: Co
     baseline = minuteBaseline(added.window, firstMinute, partial.minute, p.baseline_minutes, p.sustained_minutes, excluded);
   }
   const next = stateWith(state, firstMinute, added.window, baseline, episode, quarantine, state.run_tokens, state.token_quantile, state.warned_runs);
-  if (added.placed === 'late' || baseline === null || episode !== null || baseline.minutes < p.min_history_minutes) return { state: next, findings: [] };
+  if (baseline === null || episode !== null || baseline.minutes < p.min_history_minutes) return { state: next, findings: [] };
 
-  const running = added.window.open?.value ?? totals;
+  // A late partial (an earlier minute, still in the window) may complete that minute's spike: the
+  // per-run stage's partitions (and processes) progress unevenly, most after a crash or rebalance,
+  // so the partials of one minute can arrive after the next minute opened. The minute is judged
+  // by its total against the current baseline, as a spike (the sustained rule is about the
+  // running minute). In order (replay) no partial is late, so replay's findings are unchanged;
+  // the finding's episode is the late minute, so its id is the one replay gives it.
+  const late = added.placed === 'late';
+  const running = late ? (added.window.closed.find((b) => b.index === partial.minute)?.value ?? totals) : (added.window.open?.value ?? totals);
   const hit = state.view === 'spend' ? spendHit(next, running, baseline, p) : rateHit(running, baseline, p);
-  if (hit === null) return { state: next, findings: [] };
+  if (hit === null || (late && hit.rule === 'spend_sustained')) return { state: next, findings: [] };
   const finding = cohortFinding({
     detector: 'cost-spike',
     rule: hit.rule,

@@ -5,6 +5,7 @@ import { createReliableProducer } from '../kafka/client.ts';
 import type { Logger } from '../log.ts';
 import type { Policy } from '../policy/policy.ts';
 import type { Store } from '../store/store.ts';
+import { runSteps, type ShutdownSteps } from '../../consumers/shutdown.ts';
 import { createBudgetJob } from './budget-job.ts';
 import { createBudgetScheduler } from './budget-scheduler.ts';
 import { createKafkaPublisher } from './kafka-publisher.ts';
@@ -22,6 +23,8 @@ export interface BudgetStageOptions {
 export interface BudgetStage {
   /** Written order: stop scheduling, wait for the check in progress, disconnect the producer. */
   stop(): Promise<void>;
+  /** The same as steps of an ordered shutdown (consumers/shutdown.ts). */
+  readonly steps: ShutdownSteps;
 }
 
 /** The `budgets` stage of `runwarden start`: the budget job on its schedule, publishing through a reliable producer. */
@@ -39,10 +42,9 @@ export async function startBudgetStage(options: BudgetStageOptions): Promise<Bud
   });
   const scheduler = createBudgetScheduler({ job, schedule: policy.budgets.schedule, logger });
   await scheduler.start();
-  return {
-    async stop() {
-      await scheduler.stop();
-      await producer.disconnect();
-    },
+  const steps: ShutdownSteps = {
+    stop_fetching: () => scheduler.stop(), // no new check; the one in progress has published
+    disconnect: () => producer.disconnect(),
   };
+  return { steps, stop: () => runSteps(steps) };
 }

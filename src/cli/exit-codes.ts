@@ -9,6 +9,11 @@ export const EXIT = {
   unavailable: 3,
   /** The input could not be read at all (replay). */
   input: 4,
+  /**
+   * `start`: the ordered shutdown after SIGTERM/SIGINT did not finish within
+   * RUNWARDEN_SHUTDOWN_TIMEOUT_MS. Offsets not yet committed are re-read by the next start.
+   */
+  shutdownTimeout: 5,
 } as const;
 
 /** The exit codes as `runwarden --help` and the README list them. */
@@ -17,7 +22,8 @@ export const EXIT_CODE_HELP = `Exit codes:
   ${EXIT.failure}  failure while running (the message says what failed)
   ${EXIT.usage}  bad command line, configuration or policy (the message says what to change)
   ${EXIT.unavailable}  Kafka or ClickHouse unreachable (start them: scripts/services.sh up, or set KAFKA_BROKERS / CLICKHOUSE_URL)
-  ${EXIT.input}  input unreadable (replay's file, sql --file)`;
+  ${EXIT.input}  input unreadable (replay's file, sql --file)
+  ${EXIT.shutdownTimeout}  start: the ordered shutdown exceeded RUNWARDEN_SHUTDOWN_TIMEOUT_MS (what was not committed is read again on restart)`;
 
 /** An error that carries the exit code the CLI should end with. */
 export class CliError extends Error {

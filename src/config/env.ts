@@ -94,6 +94,10 @@ const envSchema = z
       .max(65_535, 'must be a TCP port number, at most 65535')
       .default(9464),
     RUNWARDEN_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+    // The broker bounds a group's session timeout to [group.min.session.timeout.ms (6 s), …max (30 min)].
+    RUNWARDEN_KAFKA_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6_000, 'at least 6000 (the broker refuses shorter sessions)').max(300_000).optional(),
+    RUNWARDEN_CHECKPOINT_INTERVAL_MS: z.coerce.number().int().min(100).max(600_000).optional(),
+    RUNWARDEN_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(600_000).default(30_000),
   })
   .superRefine((e, ctx) => {
     if (e.RUNWARDEN_OTLP_ATTRS !== undefined && typeof parseAttrKeys(e.RUNWARDEN_OTLP_ATTRS) === 'string') {
@@ -165,8 +169,19 @@ export interface MetricsConfig {
   host: string;
 }
 
+/** Timing of the consumers (`runwarden start`); absent values keep each consumer's default. */
+export interface ConsumerTimings {
+  /** How long the group waits for a silent member (a crashed process) before moving its partitions (ms). */
+  sessionTimeoutMs?: number;
+  /** How often the cohort stage checkpoints its state and commits (ms, default 10,000). */
+  checkpointIntervalMs?: number;
+  /** The bound on an ordered shutdown after SIGTERM/SIGINT (ms); past it the process exits with EXIT.shutdownTimeout. */
+  shutdownTimeoutMs: number;
+}
+
 export interface Config {
   kafka: KafkaConfig;
+  consumers: ConsumerTimings;
   clickhouse: ClickhouseConfig;
   dataDir: string;
   policyPath?: string;
@@ -208,6 +223,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     ingest: { maxBufferedRows: e.RUNWARDEN_INGEST_MAX_BUFFERED_ROWS },
     logLevel: e.LOG_LEVEL,
     metrics: { port: e.RUNWARDEN_METRICS_PORT, host: e.RUNWARDEN_METRICS_HOST },
+    consumers: {
+      shutdownTimeoutMs: e.RUNWARDEN_SHUTDOWN_TIMEOUT_MS,
+      ...(e.RUNWARDEN_KAFKA_SESSION_TIMEOUT_MS !== undefined ? { sessionTimeoutMs: e.RUNWARDEN_KAFKA_SESSION_TIMEOUT_MS } : {}),
+      ...(e.RUNWARDEN_CHECKPOINT_INTERVAL_MS !== undefined ? { checkpointIntervalMs: e.RUNWARDEN_CHECKPOINT_INTERVAL_MS } : {}),
+    },
   };
   if (e.KAFKA_SSL) {
     const tls: KafkaTlsConfig = { rejectUnauthorized: e.KAFKA_SSL_REJECT_UNAUTHORIZED };

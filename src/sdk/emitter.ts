@@ -24,8 +24,18 @@ export interface SpanEmitterOptions {
   topic?: string;
   /** Cohort attributes stamped on every event (model_version, prompt_hash, env, …). */
   attrs?: Record<string, string>;
-  /** Events held at most before the oldest are dropped (and counted). Default 10,000. */
+  /**
+   * Events held at most before the oldest are dropped (and counted). Default 10,000. Events whose
+   * send failed stay queued (in order) and are retried, so this also bounds what a broker
+   * outage can hold: at 100 events/s the default rides out ~100 s.
+   */
   maxQueue?: number;
+  /** First wait before retrying a failed send (ms, default 100); doubles per failure up to `maxRetryBackoffMs`. */
+  retryBackoffMs?: number;
+  /** Longest wait between retries (ms, default 5,000). */
+  maxRetryBackoffMs?: number;
+  /** How long flush() and close() wait for a broker that does not answer (ms, default 30,000). */
+  flushTimeoutMs?: number;
   /** How long an event may wait for companions before a send (ms). Default 5. */
   lingerMs?: number;
   /** Told about send failures and drops; the emitter itself never throws into the agent. */
@@ -61,9 +71,14 @@ export interface SpanEmitter {
   startRun(options: StartRunOptions): RunHandle;
   /** Emits a complete, caller-built event (validated like the others). Returns its event_id. */
   emit(event: EmitInput): string;
-  /** Resolves when every event emitted so far has been acknowledged by Kafka (or dropped). */
+  /**
+   * Resolves when every event emitted so far has been acknowledged by Kafka (or dropped), or
+   * after `flushTimeoutMs` with the rest still queued for retry. Never rejects.
+   */
   flush(): Promise<void>;
+  /** Flushes (within `flushTimeoutMs`), then disconnects; what is still queued is dropped and counted. */
   close(): Promise<void>;
+  /** `failed`: events of send attempts that failed (each is retried, so not lost); `dropped`: events given up. */
   stats(): { sent: number; dropped: number; failed: number; queued: number };
 }
 
@@ -85,6 +100,11 @@ export function createSpanEmitter(options: SpanEmitterOptions): SpanEmitter {
   const onError = options.onError ?? (() => undefined);
   const queue: Array<{ key: string; value: string }> = [];
   const counters = { sent: 0, dropped: 0, failed: 0 };
+  const initialBackoffMs = options.retryBackoffMs ?? 100;
+  const maxBackoffMs = options.maxRetryBackoffMs ?? 5_000;
+  const flushTimeoutMs = options.flushTimeoutMs ?? 30_000;
+  /** Current wait before the next retry (ms); 0 after a success. */
+  let backoffMs = 0;
   let connected: Promise<void> | undefined;
   let sending: Promise<void> = Promise.resolve();
   let scheduled = false;
@@ -99,25 +119,37 @@ export function createSpanEmitter(options: SpanEmitterOptions): SpanEmitter {
         `invalid ${String(input.kind)} event: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
       );
     }
-    if (queue.length >= maxQueue) {
-      queue.shift();
-      counters.dropped++;
-      onError(new Error(`span queue full (${maxQueue}); dropped the oldest event`));
-    }
     queue.push({ key: event.run_id, value: JSON.stringify(event) });
-    schedule();
+    enforceBound();
+    // While a send is backing off, the retry timer drains the queue (new events join it).
+    if (backoffMs === 0) schedule();
     return event.event_id;
   }
 
-  function schedule(): void {
+  function schedule(delayMs = lingerMs): void {
     if (scheduled) return;
     scheduled = true;
     setTimeout(() => {
       scheduled = false;
       sending = sending.then(drain);
-    }, lingerMs).unref();
+    }, delayMs).unref();
   }
 
+  /** Drops the oldest events beyond maxQueue (after failed ones were put back in front). */
+  function enforceBound(): void {
+    const over = queue.length - maxQueue;
+    if (over <= 0) return;
+    queue.splice(0, over);
+    counters.dropped += over;
+    onError(new Error(`span queue full (${maxQueue}); dropped the ${over} oldest events`));
+  }
+
+  /**
+   * Sends what is queued, oldest first. A failed send puts its events back in front (order per
+   * run is kept) and retries after a backoff that doubles up to maxRetryBackoffMs: a broker
+   * restart costs latency, not events. Duplicates a retry may cause (a send that reached the
+   * broker but whose ack was lost) carry the same event_id, which the consumers drop.
+   */
   async function drain(): Promise<void> {
     while (queue.length > 0) {
       const messages = queue.splice(0, 1_000);
@@ -126,14 +158,19 @@ export function createSpanEmitter(options: SpanEmitterOptions): SpanEmitter {
         await connected;
         await options.producer.send({ topic, messages, acks: -1 });
         counters.sent += messages.length;
+        backoffMs = 0;
       } catch (err) {
         connected = undefined;
         counters.failed += messages.length;
+        queue.unshift(...messages);
+        enforceBound();
+        backoffMs = Math.min(maxBackoffMs, backoffMs === 0 ? initialBackoffMs : backoffMs * 2);
         onError(err);
+        schedule(backoffMs);
+        return;
       }
     }
   }
-
   function startRun(run: StartRunOptions): RunHandle {
     const runId = run.runId ?? randomUUID();
     const spanId = randomBytes(8).toString('hex');
@@ -164,8 +201,13 @@ export function createSpanEmitter(options: SpanEmitterOptions): SpanEmitter {
   }
 
   async function flush(): Promise<void> {
-    sending = sending.then(drain);
-    await sending;
+    const deadline = Date.now() + flushTimeoutMs;
+    for (;;) {
+      sending = sending.then(drain);
+      await sending;
+      if (queue.length === 0 || Date.now() >= deadline) return;
+      await new Promise((r) => setTimeout(r, Math.min(backoffMs || initialBackoffMs, Math.max(0, deadline - Date.now()))));
+    }
   }
 
   return {
@@ -176,6 +218,11 @@ export function createSpanEmitter(options: SpanEmitterOptions): SpanEmitter {
       if (closed) return;
       await flush();
       closed = true;
+      if (queue.length > 0) {
+        counters.dropped += queue.length;
+        onError(new Error(`closed with ${queue.length} events undelivered after ${flushTimeoutMs} ms; dropped`));
+        queue.length = 0;
+      }
       await options.producer.disconnect().catch(onError);
     },
     stats: () => ({ ...counters, queued: queue.length }),

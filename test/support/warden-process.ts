@@ -4,14 +4,14 @@ import { fileURLToPath } from 'node:url';
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
 /**
- * `runwarden <args>` as a real process in the repo root; its stderr is echoed with its pid. The
- * metrics endpoint is off unless `env` or `--metrics-port` asks for it: wardens of parallel test
- * runs on one machine would otherwise compete for the default port.
+ * `runwarden <args>` as a real process in the repo root; its stderr is echoed with its pid (unless
+ * `quiet`). The metrics endpoint is off unless `env` or `--metrics-port` asks for it: wardens of
+ * parallel test runs on one machine would otherwise compete for the default port.
  */
-export function spawnWarden(args: readonly string[], env: Record<string, string | undefined>): ChildProcess {
+export function spawnWarden(args: readonly string[], env: Record<string, string | undefined>, quiet = false): ChildProcess {
   const childEnv = { ...env, RUNWARDEN_METRICS_PORT: env['RUNWARDEN_METRICS_PORT'] ?? '0' };
   const child = spawn(process.execPath, ['bin/runwarden.js', ...args], { cwd: root, env: childEnv, stdio: ['ignore', 'ignore', 'pipe'] });
-  child.stderr?.on('data', (d: Buffer) => process.stderr.write(`[warden ${child.pid}] ${d.toString()}`));
+  if (!quiet) child.stderr?.on('data', (d: Buffer) => process.stderr.write(`[warden ${child.pid}] ${d.toString()}`));
   return child;
 }
 

@@ -10,6 +10,7 @@ import { createObservability, type Observability } from '../../metrics/observabi
 import { migrate } from '../../store/migrate.ts';
 import { connectKafka, createContext, loadConfiguredPolicy, openConfiguredStore, requireKeyRing, untilShutdownSignal } from '../context.ts';
 import { CliError, EXIT } from '../exit-codes.ts';
+import { shutdownInOrder, type Stoppable } from '../../../consumers/shutdown.ts';
 
 const STAGES = ['ingest', 'detect', 'cohort', 'budgets', 'alerts', 'otlp'] as const;
 type Stage = (typeof STAGES)[number];
@@ -57,6 +58,9 @@ Examples:
     )
     .action(async (opts: StartOptions) => {
       const ctx = createContext(env);
+      // Listen from the first moment: a SIGTERM during start-up (joining groups, fencing a crashed
+      // predecessor's transactions) still gets the ordered shutdown once the stages are up.
+      const shutdownSignal = untilShutdownSignal();
       const metricsConfig = { ...ctx.config.metrics };
       if (opts.metricsPort !== undefined) {
         const port = Number(opts.metricsPort);
@@ -89,6 +93,8 @@ Examples:
       let ingest: IngestConsumer | undefined;
       let pipeline: PipelineConsumer | undefined;
       let cohort: CohortConsumer | undefined;
+      const { sessionTimeoutMs, checkpointIntervalMs, shutdownTimeoutMs } = ctx.config.consumers;
+      const session = sessionTimeoutMs !== undefined ? { sessionTimeoutMs } : {};
       let otlp: OtlpStage | undefined;
       if (stages.has('otlp')) {
         otlp = createOtlpStage({
@@ -110,6 +116,7 @@ Examples:
           priceTable: policy.pricing,
           ...(metrics ? { metrics } : {}),
           maxBufferedRows: ctx.config.ingest.maxBufferedRows,
+          ...session,
         });
         watched.push({ group: `${opts.groupPrefix}-ingest`, topic: ctx.config.topics.spans });
       }
@@ -123,6 +130,7 @@ Examples:
           keyRing,
           groupId: `${opts.groupPrefix}-detect`,
           heartbeatIntervalMs,
+          ...session,
           ...(opts.instanceId ? { wardenId: opts.instanceId } : {}),
           ...(metrics ? { metrics } : {}),
         });
@@ -138,6 +146,8 @@ Examples:
           policy,
           keyRing,
           groupId: `${opts.groupPrefix}-cohort`,
+          ...session,
+          ...(checkpointIntervalMs !== undefined ? { checkpointIntervalMs } : {}),
           ...(opts.instanceId ? { instanceId: opts.instanceId } : {}),
           ...(metrics ? { metrics } : {}),
         });
@@ -161,13 +171,29 @@ Examples:
         if (policy.budgets.enabled) budgets = await startBudgetStage({ kafka, store, policy, keyRing, topics: ctx.config.topics, logger: ctx.logger });
         else ctx.logger.info('budgets.enabled is false in the policy: the budgets stage does not run');
       }
-      ctx.logger.info({ signal: await untilShutdownSignal() }, 'shutting down');
-      // Written order, per stage: stop fetching (and scheduling), flush sinks, commit offsets, disconnect; then the store.
-      // otlp first: what it has mapped and produced is then still consumed by ingest and detect on their next start.
-      await otlp?.stop();
-      await Promise.all([ingest?.stop(), pipeline?.stop(), cohort?.stop(), budgets?.stop(), alerts?.stop()]);
-      await obs?.stop();
-      await store.close();
+      const signal = await shutdownSignal;
+      ctx.logger.info({ event: 'shutdown.begin', signal, timeoutMs: shutdownTimeoutMs }, 'shutting down');
+      // The written order (consumers/shutdown.ts), each step across every stage: stop fetching,
+      // flush sinks, commit offsets, disconnect; then the store. otlp stops whole in the first
+      // step: what it mapped and produced is consumed by ingest and detect on their next start.
+      const running: Stoppable[] = [];
+      if (otlp) running.push({ name: 'otlp', stop_fetching: () => otlp.stop() });
+      if (ingest) running.push({ name: 'ingest', ...ingest.steps });
+      if (pipeline) running.push({ name: 'detect', ...pipeline.steps });
+      if (cohort) running.push({ name: 'cohort', ...cohort.steps });
+      if (budgets) running.push({ name: 'budgets', ...budgets.steps });
+      if (alerts) running.push({ name: 'alerts', flush_sinks: () => alerts.stop() });
+      running.push({ name: 'store', close: () => store.close() });
+      if (obs) running.push({ name: 'metrics', close: () => obs.stop() });
+      const result = await shutdownInOrder({ stages: running, logger: ctx.logger, timeoutMs: shutdownTimeoutMs });
+      if (!result.ok && result.reason === 'timeout') {
+        // A socket stuck in the step that timed out must not keep a stopped warden alive: exit
+        // once main() returned (unref: an idle event loop exits sooner by itself). What was not
+        // committed is re-read by the next start; nothing is lost.
+        setTimeout(() => process.exit(EXIT.shutdownTimeout), 1_000).unref();
+        throw new CliError(`shutdown did not finish within RUNWARDEN_SHUTDOWN_TIMEOUT_MS (${shutdownTimeoutMs} ms); stuck in ${result.step}`, EXIT.shutdownTimeout);
+      }
+      if (!result.ok) throw new CliError(`shutdown: ${result.step} failed (see the log); a restart re-reads what was not committed`, EXIT.failure);
     });
 }
 

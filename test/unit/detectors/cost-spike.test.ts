@@ -196,13 +196,22 @@ describe('cost-spike: spend per cohort', () => {
     expect(b[0]!.at).toBeGreaterThanOrEqual(a[0]!.at);
   });
 
-  it('a late partial feeds the baseline but does not fire', () => {
+  it('a late partial feeds the baseline, and fires when it completes a spike of its own minute', () => {
     const partials = steady(flat(60, 5));
-    const late = emptyPartial('spend', SPEND, T0 + 55 * MINUTE_MS + 1);
-    late.spend_usd = 500;
+    const small = emptyPartial('spend', SPEND, T0 + 55 * MINUTE_MS + 1);
+    small.spend_usd = 1;
+    const quiet = drive([...partials, small]);
+    expect(quiet.fired).toEqual([]);
+    expect(quiet.state.minutes.closed.find((b) => b.index === small.minute)?.value.spend_usd).toBeCloseTo(6, 9);
+
+    const late = { ...small, spend_usd: 500 };
     const { fired, state } = drive([...partials, late]);
-    expect(fired).toEqual([]);
     expect(state.minutes.closed.find((b) => b.index === late.minute)?.value.spend_usd).toBeCloseTo(505, 9);
+    expect(fired).toHaveLength(1);
+    expect(fired[0]!.finding).toMatchObject({ rule: 'spend_spike', ts: late.last_ts });
+    // The same spike in order (as replay sees it) has the same finding id: its episode is its minute.
+    const inOrder = drive(steady([...flat(55, 5), 505, ...flat(4, 5)]));
+    expect(inOrder.fired.map((f) => f.finding.finding_id)).toEqual([fired[0]!.finding.finding_id]);
   });
 
   it('is idle (droppable) only past its windows and with no episode open', () => {

@@ -4,14 +4,18 @@ import { spanEventSchema } from '../../../src/contracts/span.ts';
 import { argsHash, createSpanEmitter } from '../../../src/sdk/emitter.ts';
 import { RunwardenMisuseError } from '../../../src/sdk/errors.ts';
 
-/** An in-memory stand-in for a kafkajs producer: records what was sent, fails on demand. */
-function fakeProducer(fail = false) {
+/** An in-memory stand-in for a kafkajs producer: records what was sent; `fail` true (always) or a number of sends to fail first. */
+function fakeProducer(fail: boolean | number = false) {
   const sent: ProducerRecord[] = [];
+  let failures = 0;
   const producer = {
     connect: async () => undefined,
     disconnect: async () => undefined,
     send: async (record: ProducerRecord) => {
-      if (fail) throw Object.assign(new Error('broker down'), { retriable: true });
+      if (fail === true || (typeof fail === 'number' && failures < fail)) {
+        failures++;
+        throw Object.assign(new Error('broker down'), { retriable: true });
+      }
       sent.push(record);
       return [];
     },
@@ -51,14 +55,31 @@ describe('span emitter', () => {
     expect(() => run.judgeScore({ score: 1.5 })).toThrow(/score/);
   });
 
-  it('never throws into the agent when Kafka fails: failures are counted and reported', async () => {
+  it('never throws into the agent when Kafka fails: failures are counted and reported, the events kept for retry', async () => {
     const { producer } = fakeProducer(true);
     const errors: unknown[] = [];
-    const emitter = createSpanEmitter({ producer, agentId: 'a', tenantId: 't', onError: (e) => errors.push(e) });
+    const emitter = createSpanEmitter({ producer, agentId: 'a', tenantId: 't', onError: (e) => errors.push(e), retryBackoffMs: 5, flushTimeoutMs: 60 });
     emitter.startRun({ userId: 'u' }).end('ok');
     await expect(emitter.flush()).resolves.toBeUndefined();
-    expect(emitter.stats().failed).toBe(2);
-    expect(errors).toHaveLength(1);
+    expect(emitter.stats()).toMatchObject({ sent: 0, dropped: 0, queued: 2 });
+    expect(emitter.stats().failed).toBeGreaterThanOrEqual(2);
+    expect(errors.length).toBeGreaterThanOrEqual(1);
+    await emitter.close();
+    expect(emitter.stats()).toMatchObject({ dropped: 2, queued: 0 });
+  });
+
+  it('rides out a broker outage: failed sends are retried in order, nothing lost or sent twice', async () => {
+    const { producer, sent } = fakeProducer(3);
+    const emitter = createSpanEmitter({ producer, agentId: 'a', tenantId: 't', onError: () => undefined, retryBackoffMs: 1 });
+    const run = emitter.startRun({ userId: 'u', runId: 'r' });
+    const ids = [run.llmCall({ model: 'm', input_tokens: 1, output_tokens: 1 }), run.toolCall({ name: 'search', status: 'ok' })];
+    await emitter.flush();
+    ids.push(run.end('ok'));
+    await emitter.flush();
+    const got = sent.flatMap((r) => r.messages).map((m) => (JSON.parse(String(m.value)) as { event_id: string; kind: string }).kind);
+    expect(got).toEqual(['run_start', 'llm_call', 'tool_call', 'run_end']);
+    expect(emitter.stats()).toMatchObject({ sent: 4, dropped: 0, queued: 0 });
+    expect(emitter.stats().failed).toBe(9); // three failed attempts of the first three events
   });
 
   it('bounds its queue: the oldest events are dropped and counted, the agent is never blocked', () => {
