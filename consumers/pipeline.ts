@@ -152,11 +152,14 @@ export function chunkByBytes<M extends { key: string; value: string }>(messages:
 const yieldToIo = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /**
- * A partition records a commit point (and drains its cohort partials) at most this often (ms), at
- * the end of a batch; idle partitions are marked by the commit timer. Marking at every chunk cost
- * more CPU per event than anything but decoding: one drain and one coalescing pass per 100 events.
+ * A partition records a commit point (and drains its cohort partials) at a chunk or batch end at
+ * most this often (ms); idle partitions are marked by the commit timer, all at stop. 0: at every
+ * chunk and batch end. Coarser marking saves CPU (a drain and a coalescing pass per mark), but
+ * coarser partials split cohort episodes differently from replay after a restart (the SIGKILL
+ * chaos test saw an extra llm_rate throttle at 200 ms), so it stays 0 until the cohort stage
+ * orders partials by event time.
  */
-const COMMIT_POINT_EVERY_MS = 200;
+const COMMIT_POINT_EVERY_MS = 0;
 
 /**
  * The per-run detection consumer (SPEC §3 items 1–2, §4): agent.spans → step-cap and tool-loop
@@ -479,7 +482,6 @@ export function createPipelineConsumer(options: PipelineOptions): PipelineConsum
       }
       if (findings.length > 0 || commands.length > 0) await deliver(findings, commands);
       await commitPointAfter(last);
-      if (gen === generation && state.unmarked && now() - state.markedAtMs >= COMMIT_POINT_EVERY_MS) await markPartition(batch.partition, state, gen);
     }
 
     /** Everything up to `lastOffset` is applied and its output queued: resolve it (the commit point is recorded by markPartition). */
@@ -489,6 +491,7 @@ export function createPipelineConsumer(options: PipelineOptions): PipelineConsum
       progress.processed(BigInt(lastOffset));
       resolveOffset(lastOffset);
       state.unmarked = true;
+      if (now() - state.markedAtMs >= COMMIT_POINT_EVERY_MS) await markPartition(batch.partition, state, gen);
       await heartbeat();
     }
   }
