@@ -1,5 +1,6 @@
-import type { Consumer, ConsumerRunConfig, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
+import type { Consumer, ConsumerRunConfig, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import type { Topics } from '../src/config/env.ts';
+import { chunkByBytes } from '../src/kafka/chunk-by-bytes.ts';
 import { createReliableProducer } from '../src/kafka/client.ts';
 import { restartOnCrash } from '../src/kafka/restart-on-crash.ts';
 import { decodeSpan, type DlqReason } from '../src/ingest/decode.ts';
@@ -83,27 +84,8 @@ export interface IngestConsumer {
   flush(): Promise<void>;
 }
 
-/** Value bytes per DLQ produce request (see writeBatch). */
+/** Key and value bytes per DLQ produce request (see writeBatch). */
 const DLQ_REQUEST_BYTES = 512 * 1024;
-
-/** `messages` in order, in runs of at most `maxBytes` value bytes (a larger message goes alone). */
-function byteChunks(messages: readonly Message[], maxBytes: number): Message[][] {
-  const chunks: Message[][] = [];
-  let current: Message[] = [];
-  let bytes = 0;
-  for (const m of messages) {
-    const size = m.value === null || m.value === undefined ? 0 : typeof m.value === 'string' ? Buffer.byteLength(m.value) : m.value.byteLength;
-    if (current.length > 0 && bytes + size > maxBytes) {
-      chunks.push(current);
-      current = [];
-      bytes = 0;
-    }
-    current.push(m);
-    bytes += size;
-  }
-  if (current.length > 0) chunks.push(current);
-  return chunks;
-}
 
 /**
  * The ingestion consumer: agent.spans → validate → ClickHouse (spans, dlq_events) and the DLQ
@@ -278,7 +260,7 @@ export function createIngestConsumer(options: IngestOptions): IngestConsumer {
     }
     // One request per ~512 KiB: the DLQ topic has one partition, and a record batch larger than the
     // broker's message.max.bytes (1 MB by default) is refused whole — oversize copies add up fast.
-    for (const chunk of byteChunks(batch.dlqMessages, DLQ_REQUEST_BYTES)) {
+    for (const chunk of chunkByBytes(batch.dlqMessages, DLQ_REQUEST_BYTES)) {
       await retry(() => producer.send({ topic: topics.dlq, acks: -1, messages: chunk }), {
         retries: Infinity,
         ...retryOptions(),

@@ -3,6 +3,7 @@ import type { Admin, Consumer, ConsumerRunConfig, EachBatchPayload, Kafka, Kafka
 import type { Topics } from '../src/config/env.ts';
 import { createReliableProducer, createTransactionalProducer } from '../src/kafka/client.ts';
 import { restartOnCrash } from '../src/kafka/restart-on-crash.ts';
+import { chunkByBytes } from '../src/kafka/chunk-by-bytes.ts';
 import { createOrderedSender, type OrderedSenderMetrics } from '../src/kafka/ordered-sender.ts';
 import type { ControlCommand } from '../src/contracts/control.ts';
 import type { Finding } from '../src/contracts/finding.ts';
@@ -128,25 +129,6 @@ const CHECK_EVERY = 16;
 
 /** Value bytes of partials per produce request inside a commit transaction (well under the broker's 1 MiB default). */
 const PARTIALS_REQUEST_BYTES = 256 * 1024;
-
-/** Consecutive runs of `messages` whose keys and values add up to at most `maxBytes` (a longer message goes alone). */
-export function chunkByBytes<M extends { key: string; value: string }>(messages: readonly M[], maxBytes: number): M[][] {
-  const chunks: M[][] = [];
-  let chunk: M[] = [];
-  let bytes = 0;
-  for (const m of messages) {
-    const size = Buffer.byteLength(m.key) + Buffer.byteLength(m.value);
-    if (chunk.length > 0 && bytes + size > maxBytes) {
-      chunks.push(chunk);
-      chunk = [];
-      bytes = 0;
-    }
-    chunk.push(m);
-    bytes += size;
-  }
-  if (chunk.length > 0) chunks.push(chunk);
-  return chunks;
-}
 
 /** Lets the event loop read sockets (a send's ack) before the next event is handled. */
 const yieldToIo = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));

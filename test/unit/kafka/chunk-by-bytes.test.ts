@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { chunkByBytes } from '../../../consumers/pipeline.ts';
+import { chunkByBytes } from '../../../src/kafka/chunk-by-bytes.ts';
 
 const size = (m: { key: string; value: string }) => Buffer.byteLength(m.key) + Buffer.byteLength(m.value);
 
