@@ -8,7 +8,7 @@ import { createBatchWriter, type BatchWriter, type TableSink } from '../src/inge
 import { detectorErrorMessage, type DetectorFailure } from '../src/ingest/dlq.ts';
 import { createReliableProducer, createTransactionalProducer } from '../src/kafka/client.ts';
 import { readLatestByKey } from '../src/kafka/latest-by-key.ts';
-import { restartOnCrash } from '../src/kafka/restart-on-crash.ts';
+import { runWithRestart } from '../src/kafka/restart-on-crash.ts';
 import { CHECKPOINT_MAX_BYTES } from '../src/kafka/topics.ts';
 import type { Logger } from '../src/log.ts';
 import type { StageMetrics } from '../src/metrics/stage-metrics.ts';
@@ -310,16 +310,7 @@ export function createCohortConsumer(options: CohortConsumerOptions): CohortCons
             options.onProgress?.(stats);
           }),
       };
-      await consumer.run(runConfig);
-      restartOnCrash(consumer, {
-        logger: log,
-        isStopping: () => stopRequested,
-        rerun: async () => {
-          await consumer.connect();
-          await consumer.subscribe({ topic: topics.partials, fromBeginning: options.fromBeginning ?? true });
-          await consumer.run(runConfig);
-        },
-      });
+      await runWithRestart(consumer, { topic: topics.partials, fromBeginning: options.fromBeginning ?? true, runConfig, logger: log, isStopping: () => stopRequested });
       const every = options.checkpointIntervalMs ?? 10_000;
       timer = setInterval(() => void checkpoint().catch((err: unknown) => log.error({ err }, 'checkpoint failed; retrying at the next interval')), every);
       log.info({ groupId, topic: topics.partials }, 'cohort consumer started');

@@ -2,7 +2,7 @@ import type { Consumer, ConsumerRunConfig, Kafka, KafkaMessage, Producer } from 
 import type { Topics } from '../src/config/env.ts';
 import { chunkByBytes } from '../src/kafka/chunk-by-bytes.ts';
 import { createReliableProducer } from '../src/kafka/client.ts';
-import { restartOnCrash } from '../src/kafka/restart-on-crash.ts';
+import { runWithRestart } from '../src/kafka/restart-on-crash.ts';
 import { decodeSpan, type DlqReason } from '../src/ingest/decode.ts';
 import { createDedupCache } from '../src/ingest/dedup.ts';
 import { dlqMessage } from '../src/ingest/dlq.ts';
@@ -364,16 +364,7 @@ export function createIngestConsumer(options: IngestOptions): IngestConsumer {
           await heartbeat();
         },
       };
-      await consumer.run(runConfig);
-      restartOnCrash(consumer, {
-        logger: log,
-        isStopping: () => stopRequested,
-        rerun: async () => {
-          await consumer.connect();
-          await consumer.subscribe({ topic: topics.spans, fromBeginning: options.fromBeginning ?? true });
-          await consumer.run(runConfig);
-        },
-      });
+      await runWithRestart(consumer, { topic: topics.spans, fromBeginning: options.fromBeginning ?? true, runConfig, logger: log, isStopping: () => stopRequested });
       log.info({ topic: topics.spans, maxBufferedRows: maxBuffered }, 'ingest consumer started');
     },
     steps,

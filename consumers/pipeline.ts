@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Admin, Consumer, ConsumerRunConfig, EachBatchPayload, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
 import type { Topics } from '../src/config/env.ts';
 import { createReliableProducer, createTransactionalProducer } from '../src/kafka/client.ts';
-import { restartOnCrash } from '../src/kafka/restart-on-crash.ts';
+import { runWithRestart } from '../src/kafka/restart-on-crash.ts';
 import { chunkByBytes } from '../src/kafka/chunk-by-bytes.ts';
 import { createOrderedSender, type OrderedSenderMetrics } from '../src/kafka/ordered-sender.ts';
 import type { ControlCommand } from '../src/contracts/control.ts';
@@ -540,16 +540,7 @@ export function createPipelineConsumer(options: PipelineOptions): PipelineConsum
           }
         },
       };
-      await consumer.run(runConfig);
-      restartOnCrash(consumer, {
-        logger: log,
-        isStopping: () => stopRequested,
-        rerun: async () => {
-          await consumer.connect();
-          await consumer.subscribe({ topic: topics.spans, fromBeginning: options.fromBeginning ?? true });
-          await consumer.run(runConfig);
-        },
-      });
+      await runWithRestart(consumer, { topic: topics.spans, fromBeginning: options.fromBeginning ?? true, runConfig, logger: log, isStopping: () => stopRequested });
       commitTimer = setInterval(() => void commit().catch((err: unknown) => log.error({ err }, 'commit failed')), options.commitIntervalMs ?? 1_000);
       if (heartbeatIntervalMs > 0) {
         heartbeatTimer = setInterval(() => void beat().catch((err: unknown) => log.warn({ err }, 'heartbeat failed')), heartbeatIntervalMs);

@@ -1,4 +1,4 @@
-import type { Consumer, ConsumerCrashEvent } from 'kafkajs';
+import type { Consumer, ConsumerCrashEvent, ConsumerRunConfig } from 'kafkajs';
 import type { Logger } from '../log.ts';
 import { retry } from '../util/retry.ts';
 
@@ -53,5 +53,29 @@ export function restartOnCrash(consumer: Consumer, options: RestartOnCrashOption
       .finally(() => {
         restarting = false;
       });
+  });
+}
+
+export interface RunWithRestartOptions extends Omit<RestartOnCrashOptions, 'rerun'> {
+  /** The topic the consumer is subscribed to, and where a fresh group starts on it. */
+  topic: string;
+  fromBeginning: boolean;
+  runConfig: ConsumerRunConfig;
+}
+
+/**
+ * Runs a connected, subscribed consumer, and after a non-retriable crash connects, subscribes
+ * and runs it again with the same config (restartOnCrash). Returns what restartOnCrash returns.
+ */
+export async function runWithRestart(consumer: Consumer, options: RunWithRestartOptions): Promise<() => void> {
+  const { topic, fromBeginning, runConfig, ...restart } = options;
+  await consumer.run(runConfig);
+  return restartOnCrash(consumer, {
+    ...restart,
+    rerun: async () => {
+      await consumer.connect();
+      await consumer.subscribe({ topic, fromBeginning });
+      await consumer.run(runConfig);
+    },
   });
 }
