@@ -98,12 +98,6 @@ export interface PipelineConsumer {
 interface PartitionState {
   stage: PerRunStage;
   progress: PartitionProgress;
-  /** A batch of this partition is being handled (its stage may be ahead of `progress`). */
-  busy: boolean;
-  /** Events were processed since the last commit point was recorded. */
-  unmarked: boolean;
-  /** When the last commit point was recorded (ms, wall clock). */
-  markedAtMs: number;
 }
 
 /** Longest idle fetch (ms); the fetch loop counts as stuck after missing a few of them. */
@@ -132,16 +126,6 @@ const PARTIALS_REQUEST_BYTES = 256 * 1024;
 
 /** Lets the event loop read sockets (a send's ack) before the next event is handled. */
 const yieldToIo = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
-/**
- * A partition records a commit point (and drains its cohort partials) at a chunk or batch end at
- * most this often (ms); idle partitions are marked by the commit timer, all at stop. 0: at every
- * chunk and batch end. Coarser marking saves CPU (a drain and a coalescing pass per mark), but
- * coarser partials split cohort episodes differently from replay after a restart (the SIGKILL
- * chaos test saw an extra llm_rate throttle at 200 ms), so it stays 0 until the cohort stage
- * orders partials by event time.
- */
-const COMMIT_POINT_EVERY_MS = 0;
 
 /**
  * The per-run detection consumer (SPEC §3 items 1–2, §4): agent.spans → step-cap and tool-loop
@@ -225,7 +209,7 @@ export function createPipelineConsumer(options: PipelineOptions): PipelineConsum
     const restoreUntil = (await committed).get(partition);
     const progress = createPartitionProgress(restoreUntil);
     const stage = createPerRunStage({ policy, keyRing, partials: forwardPartials, onEvict: (entry) => progress.evicted(entry.runId) });
-    const state: PartitionState = { stage, progress, busy: false, unmarked: false, markedAtMs: now() };
+    const state: PartitionState = { stage, progress };
     partitions.set(partition, state);
     if (restoreUntil !== undefined) log.info({ partition, restoreUntil: String(restoreUntil) }, 'rebuilding run state from the committed offset');
     return state;
@@ -278,8 +262,6 @@ export function createPipelineConsumer(options: PipelineOptions): PipelineConsum
 
   /** Commits what is safe: the commit points taken before the audit rows they cover were flushed. */
   function commit(): Promise<void> {
-    // Partitions with no batch in hand since their last events: record their commit points now.
-    for (const [partition, state] of partitions) if (!state.busy && state.unmarked) void markPartition(partition, state, generation);
     // After a failed commit (logged by its caller) the next one still runs: a rejected chain would stop committing for good.
     committing = committing.catch(() => undefined).then(async () => {
       if (pendingCommits.size === 0) return;
@@ -328,12 +310,12 @@ export function createPipelineConsumer(options: PipelineOptions): PipelineConsum
 
   /**
    * Records the partition's commit point behind every output queued so far, with the partials of
-   * the events up to it. Only while no batch of the partition is mid-way (its stage would be ahead
-   * of `progress`, and the partials with it).
+   * the events up to it. Called at every chunk and batch end, where `progress` and the stage agree.
+   * Marking less often saves a drain and a coalescing pass per mark, but coarser partials split
+   * cohort episodes differently from replay after a restart (tried at 200 ms: the SIGKILL chaos
+   * test saw an extra llm_rate throttle); not before the cohort stage orders partials by event time.
    */
   function markPartition(partition: number, state: PartitionState, gen: number): Promise<void> {
-    state.unmarked = false;
-    state.markedAtMs = now();
     const point = state.progress.commitPoint();
     const partials = state.stage.drainPartials();
     return point ? markCommitPoint(partition, gen, point, partials) : Promise.resolve();
@@ -388,12 +370,7 @@ export function createPipelineConsumer(options: PipelineOptions): PipelineConsum
     const state = await partitionState(batch.partition);
     const { stage, progress } = state;
     const consumedBefore = stats.events + stats.invalid;
-    state.busy = true;
-    try {
-      await handleMessages();
-    } finally {
-      state.busy = false;
-    }
+    await handleMessages();
     stats.liveRuns = 0;
     for (const p of partitions.values()) stats.liveRuns += p.stage.runs.size;
     options.metrics?.consumed('detect', stats.events + stats.invalid - consumedBefore);
@@ -466,14 +443,13 @@ export function createPipelineConsumer(options: PipelineOptions): PipelineConsum
       await commitPointAfter(last);
     }
 
-    /** Everything up to `lastOffset` is applied and its output queued: resolve it (the commit point is recorded by markPartition). */
+    /** Everything up to `lastOffset` is applied and its output queued: resolve it, and queue the partition's commit point behind it. */
     async function commitPointAfter(lastOffset: string | undefined): Promise<void> {
       if (lastOffset === undefined || gen !== generation) return;
       // processed() keeps the highest.
       progress.processed(BigInt(lastOffset));
       resolveOffset(lastOffset);
-      state.unmarked = true;
-      if (now() - state.markedAtMs >= COMMIT_POINT_EVERY_MS) await markPartition(batch.partition, state, gen);
+      await markPartition(batch.partition, state, gen);
       await heartbeat();
     }
   }
@@ -486,8 +462,6 @@ export function createPipelineConsumer(options: PipelineOptions): PipelineConsum
       stopRequested = true;
       consumer.pause([{ topic: topics.spans }]);
       await inFlight;
-      // The batch in hand has ended: record every partition's last commit point behind its output.
-      for (const [partition, state] of partitions) if (state.unmarked) void markPartition(partition, state, generation);
     },
     async flush_sinks() {
       // Every queued finding and command is sent (and its commit point recorded) before the last commit.
