@@ -2,11 +2,12 @@ import { randomUUID } from 'node:crypto';
 import type { Consumer, ConsumerRunConfig, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
 import type { Topics } from '../src/config/env.ts';
 import type { KeyRing } from '../src/control/sign.ts';
-import { createCohortStage, type CohortStage } from '../src/engine/cohort-stage.ts';
+import { createCohortStage, type CohortStage, type CohortStageSnapshot } from '../src/engine/cohort-stage.ts';
 import type { Emission } from '../src/engine/per-run-stage.ts';
 import { createBatchWriter, type BatchWriter, type TableSink } from '../src/ingest/batch-writer.ts';
 import { detectorErrorMessage, type DetectorFailure } from '../src/ingest/dlq.ts';
 import { createReliableProducer, createTransactionalProducer } from '../src/kafka/client.ts';
+import { createTransactor, type Transactor } from '../src/kafka/transactor.ts';
 import { readLatestByKey } from '../src/kafka/latest-by-key.ts';
 import { runWithRestart } from '../src/kafka/restart-on-crash.ts';
 import { CHECKPOINT_MAX_BYTES } from '../src/kafka/topics.ts';
@@ -89,7 +90,8 @@ interface PartitionState {
   restoredUntil: bigint;
   /** Next offset to apply; what a checkpoint commits. */
   next: bigint | undefined;
-  dirty: boolean;
+  /** `next` as of the last checkpoint committed: the partition changed since when they differ. */
+  checkpointed: bigint | undefined;
 }
 
 /** Longest a restore may wait for the checkpoint topic (a crashed writer's open transaction holds it until it times out). */
@@ -119,10 +121,15 @@ export function createCohortConsumer(options: CohortConsumerOptions): CohortCons
   const sessionTimeout = options.sessionTimeoutMs ?? 30_000;
   const consumer: Consumer = kafka.consumer({ groupId, sessionTimeout, heartbeatInterval: Math.min(3_000, Math.floor(sessionTimeout / 4)), maxWaitTimeInMs: 500, readUncommitted: false });
   const producer: Producer = createReliableProducer(kafka);
-  const checkpointer: Producer = createTransactionalProducer(kafka, `${groupId}-${instanceId}`, TRANSACTION_TIMEOUT_MS);
+  const checkpointer: Transactor = createTransactor(() => createTransactionalProducer(kafka, `${groupId}-${instanceId}`, TRANSACTION_TIMEOUT_MS), log);
   const writer: BatchWriter = createBatchWriter({ sink: options.sink, logger, maxRows: 1_000, flushIntervalMs: 1_000 });
   const stats: CohortConsumerStats = { partials: 0, skipped: 0, invalid: 0, detectorErrors: 0, findings: 0, commands: {}, checkpoints: 0, restoredPartitions: 0 };
+  /** One batch or state-taking at a time. */
   const exclusive = createMutex();
+  /** One checkpoint at a time (the timer's, the last one at shutdown). */
+  const checkpointing = createMutex();
+  /** The checkpoint transaction in flight: a restore reads the checkpoints after it, when its outcome is known. */
+  let transacting: Promise<void> = Promise.resolve();
   const stopping = new AbortController();
   const checkpointKey = (partition: number) => `${groupId}/${topics.partials}/${partition}`;
 
@@ -135,7 +142,7 @@ export function createCohortConsumer(options: CohortConsumerOptions): CohortCons
   async function partitionState(partition: number): Promise<PartitionState> {
     const known = partitions.get(partition);
     if (known) return known;
-    restored ??= readLatestByKey(kafka, topics.checkpoints, { timeoutMs: RESTORE_TIMEOUT_MS, groupPrefix: groupId, keep: (k) => k.startsWith(`${groupId}/`) });
+    restored ??= transacting.then(() => readLatestByKey(kafka, topics.checkpoints, { timeoutMs: RESTORE_TIMEOUT_MS, groupPrefix: groupId, keep: (k) => k.startsWith(`${groupId}/`) }));
     const raw = (await restored).get(checkpointKey(partition));
     const stage = createCohortStage({ policy, keyRing });
     let restoredUntil = 0n;
@@ -146,7 +153,7 @@ export function createCohortConsumer(options: CohortConsumerOptions): CohortCons
       stats.restoredPartitions++;
       log.info({ partition, offset: checkpoint.offset }, 'cohort state restored from its checkpoint');
     }
-    const state: PartitionState = { stage, restoredUntil, next: undefined, dirty: false };
+    const state: PartitionState = { stage, restoredUntil, next: undefined, checkpointed: undefined };
     partitions.set(partition, state);
     return state;
   }
@@ -200,38 +207,54 @@ export function createCohortConsumer(options: CohortConsumerOptions): CohortCons
     });
   }
 
-  /** Writes the state of every changed partition and commits their offsets in one transaction. */
+  /**
+   * Writes the state of every changed partition and commits their offsets in one transaction.
+   *
+   * Only taking the states holds the batch lock: the ClickHouse flush and the transaction run
+   * outside it, so a slow or unreachable ClickHouse never stalls cohort detection (nor makes the
+   * member miss its heartbeats and leave the group). A state and its offset are taken together,
+   * between two batches; the audit rows of everything in them were handed to the writer before
+   * that batch ended, so the flush after covers them.
+   */
   function checkpoint(): Promise<void> {
-    return exclusive(async () => {
-      const dirty = [...partitions].filter(([, p]) => p.dirty && p.next !== undefined);
-      if (dirty.length === 0) return;
-      const gen = generation;
-      await writer.flush(); // the audit rows of everything in the state are in ClickHouse first
-      if (gen !== generation) return;
+    return checkpointing(async () => {
+      const taken = await exclusive(async () => {
+        const changed: Array<{ partition: number; p: PartitionState; next: bigint; state: CohortStageSnapshot }> = [];
+        for (const [partition, p] of partitions) {
+          if (p.next !== undefined && p.next !== p.checkpointed) changed.push({ partition, p, next: p.next, state: p.stage.snapshot() });
+        }
+        return { gen: generation, changed };
+      });
+      if (taken.changed.length === 0) return;
+      await writer.flush(); // the audit rows of everything in the states are in ClickHouse first
+      if (taken.gen !== generation) return; // partitions moved meanwhile: the new owner restores the last checkpoint
       const messages: Message[] = [];
-      for (const [partition, p] of dirty) {
-        const value = JSON.stringify({ v: 1, offset: String(p.next), state: p.stage.snapshot() } satisfies Checkpoint);
+      const committed: typeof taken.changed = [];
+      for (const c of taken.changed) {
+        const value = JSON.stringify({ v: 1, offset: String(c.next), state: c.state } satisfies Checkpoint);
         if (Buffer.byteLength(value) > CHECKPOINT_MAX_BYTES) {
-          log.error({ partition, bytes: Buffer.byteLength(value) }, 'cohort state too large to checkpoint; its partition will be re-read after a restart');
+          log.error({ partition: c.partition, bytes: Buffer.byteLength(value) }, 'cohort state too large to checkpoint; its partition will be re-read after a restart');
           continue;
         }
-        messages.push({ key: checkpointKey(partition), value });
+        messages.push({ key: checkpointKey(c.partition), value });
+        committed.push(c);
       }
-      const committed = dirty.filter(([partition]) => messages.some((m) => m.key === checkpointKey(partition)));
       if (committed.length === 0) return;
-      const tx = await checkpointer.transaction();
+      let done!: () => void;
+      transacting = new Promise<void>((r) => (done = r));
       try {
-        await tx.send({ topic: topics.checkpoints, acks: -1, messages });
-        await tx.sendOffsets({
-          consumerGroupId: groupId,
-          topics: [{ topic: topics.partials, partitions: committed.map(([partition, p]) => ({ partition, offset: String(p.next) })) }],
+        await checkpointer.run(async (tx) => {
+          await tx.send({ topic: topics.checkpoints, acks: -1, messages });
+          await tx.sendOffsets({
+            consumerGroupId: groupId,
+            topics: [{ topic: topics.partials, partitions: committed.map((c) => ({ partition: c.partition, offset: String(c.next) })) }],
+          });
         });
-        await tx.commit();
-      } catch (err) {
-        await tx.abort().catch(() => undefined);
-        throw err;
+      } finally {
+        done();
       }
-      for (const [, p] of committed) p.dirty = false;
+      // (A commit without an answer stays "changed": the next checkpoint writes a newer state.)
+      for (const c of committed) c.p.checkpointed = c.next;
       stats.checkpoints++;
       options.metrics?.checkpointed(Date.now());
     });
@@ -298,7 +321,6 @@ export function createCohortConsumer(options: CohortConsumerOptions): CohortCons
                 log.error({ partition: batch.partition, offset: message.offset }, 'not a cohort partial; skipped');
               }
               state.next = offset + 1n;
-              state.dirty = true;
             }
             await deliver(emissions);
             await toDlq(poisoned);

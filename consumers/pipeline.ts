@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Admin, Consumer, ConsumerRunConfig, EachBatchPayload, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
 import type { Topics } from '../src/config/env.ts';
 import { createReliableProducer, createTransactionalProducer } from '../src/kafka/client.ts';
+import { createTransactor, TransactionFailedError, type Transactor } from '../src/kafka/transactor.ts';
 import { runWithRestart } from '../src/kafka/restart-on-crash.ts';
 import { chunkByBytes } from '../src/kafka/chunk-by-bytes.ts';
 import { createOrderedSender, type OrderedSenderMetrics } from '../src/kafka/ordered-sender.ts';
@@ -154,8 +155,8 @@ export function createPipelineConsumer(options: PipelineOptions): PipelineConsum
   const forwardPartials = options.forwardPartials ?? true;
   const yieldForCommands = options.yieldForCommands ?? true;
   /** Commits offsets, with the partials they cover, in one transaction (only when forwarding partials). */
-  const committer: Producer | undefined = forwardPartials
-    ? createTransactionalProducer(kafka, `${groupId}-${wardenId}`, TRANSACTION_TIMEOUT_MS)
+  const committer: Transactor | undefined = forwardPartials
+    ? createTransactor(() => createTransactionalProducer(kafka, `${groupId}-${wardenId}`, TRANSACTION_TIMEOUT_MS), log)
     : undefined;
   /** Partials of the recorded commit points, coalesced per (view, cohort, minute) until the next commit. */
   let pendingPartials = createPartialBuffer();
@@ -189,6 +190,11 @@ export function createPipelineConsumer(options: PipelineOptions): PipelineConsum
   let commitTimer: NodeJS.Timeout | undefined;
   let heartbeatTimer: NodeJS.Timeout | undefined;
   let committing: Promise<void> = Promise.resolve();
+  /**
+   * The offsets-and-partials transaction in flight (never the ClickHouse flush before it): a
+   * rejoined generation reads the committed offsets after it, when its outcome is known.
+   */
+  let transacting: Promise<void> = Promise.resolve();
   /** The batch being handled, so that stop() can wait for it before the last commit. */
   let inFlight: Promise<void> = Promise.resolve();
   /** A poison event's DLQ copy, queued by applyGuarded. */
@@ -205,7 +211,8 @@ export function createPipelineConsumer(options: PipelineOptions): PipelineConsum
   async function partitionState(partition: number): Promise<PartitionState> {
     const known = partitions.get(partition);
     if (known) return known;
-    committed ??= fetchCommitted();
+    // After a commit in flight when the group rejoined: its offsets are either committed or not by then.
+    committed ??= transacting.then(fetchCommitted);
     const restoreUntil = (await committed).get(partition);
     const progress = createPartitionProgress(restoreUntil);
     const stage = createPerRunStage({ policy, keyRing, partials: forwardPartials, onEvict: (entry) => progress.evicted(entry.runId) });
@@ -260,6 +267,27 @@ export function createPipelineConsumer(options: PipelineOptions): PipelineConsum
   }
 
 
+  /**
+   * Whether a transaction whose commit got no answer landed: once its outcome is final (settle:
+   * the producer's next registration fences it), the group's committed offsets are its own or not.
+   * Kept trying while the broker is away (the commit chain waits; fetching goes on).
+   */
+  async function landed(offsets: ReadonlyArray<{ partition: number; offset: string; metadata: string }>): Promise<boolean> {
+    const settle = async () => {
+      await committer?.settle();
+      const [entry] = await admin.fetchOffsets({ groupId, topics: [topics.spans] });
+      return new Map((entry?.partitions ?? []).map((p) => [p.partition, p]));
+    };
+    const now = await retry(settle, {
+      retries: Infinity,
+      signal: stopping.signal,
+      maxDelayMs: 5_000,
+      isRetriable: () => !stopping.signal.aborted,
+      onRetry: (err, attempt) => log.warn({ err, attempt }, 'settling a failed commit; retrying'),
+    });
+    return offsets.every((o) => now.get(o.partition)?.offset === o.offset && now.get(o.partition)?.metadata === o.metadata);
+  }
+
   /** Commits what is safe: the commit points taken before the audit rows they cover were flushed. */
   function commit(): Promise<void> {
     // After a failed commit (logged by its caller) the next one still runs: a rejected chain would stop committing for good.
@@ -279,20 +307,28 @@ export function createPipelineConsumer(options: PipelineOptions): PipelineConsum
           // partials invisible to the cohort stage (read_committed), and the restart forwards them
           // again from the last committed high-water mark; a crash after it never forwards them twice.
           const forwarded = partials.drain();
-          const tx = await committer.transaction();
+          let done!: () => void;
+          transacting = new Promise<void>((r) => (done = r));
           try {
-            // In requests of at most PARTIALS_REQUEST_BYTES: a backlog's worth of partials in one
-            // record batch would pass the broker's message.max.bytes (1 MiB by default) and be
-            // refused, every retry larger than the last.
-            for (const messages of chunkByBytes(forwarded.map((p) => ({ key: partialRoutingKey(p, policy), value: JSON.stringify(p) })), PARTIALS_REQUEST_BYTES)) {
-              await tx.send({ topic: topics.partials, acks: -1, messages });
-            }
-            await tx.sendOffsets({ consumerGroupId: groupId, topics: [{ topic: topics.spans, partitions: offsets.map(({ partition, offset, metadata }) => ({ partition, offset, metadata })) }] });
-            await tx.commit();
+            await committer.run(async (tx) => {
+              // In requests of at most PARTIALS_REQUEST_BYTES: a backlog's worth of partials in one
+              // record batch would pass the broker's message.max.bytes (1 MiB by default) and be
+              // refused, every retry larger than the last.
+              for (const messages of chunkByBytes(forwarded.map((p) => ({ key: partialRoutingKey(p, policy), value: JSON.stringify(p) })), PARTIALS_REQUEST_BYTES)) {
+                await tx.send({ topic: topics.partials, acks: -1, messages });
+              }
+              await tx.sendOffsets({ consumerGroupId: groupId, topics: [{ topic: topics.spans, partitions: offsets.map(({ partition, offset, metadata }) => ({ partition, offset, metadata })) }] });
+            });
           } catch (err) {
-            await tx.abort().catch(() => undefined);
-            if (gen === generation) for (const p of forwarded) pendingPartials.add(p);
-            throw err;
+            // A commit that failed without an answer may have landed; forwarding its partials
+            // again would count them twice at the cohort stage. The committed offsets say which.
+            if (!(err instanceof TransactionFailedError && err.outcome === 'unknown' && (await landed(offsets)))) {
+              if (gen === generation) for (const p of forwarded) pendingPartials.add(p);
+              throw err;
+            }
+            log.warn({ err }, 'the commit that failed without an answer had landed');
+          } finally {
+            done();
           }
           stats.partials += forwarded.length;
         } else {

@@ -49,7 +49,27 @@ export function createKafka(options: KafkaConfig, logger?: Logger): Kafka {
   } else {
     config.logCreator = () => () => undefined;
   }
-  return new Kafka(config);
+  const kafka = new Kafka(config);
+  configs.set(kafka, config);
+  return kafka;
+}
+
+/** The config each client of createKafka was built with, so that a sibling can be built from it. */
+const configs = new WeakMap<Kafka, KafkaJsConfig>();
+
+/**
+ * A second kafkajs client with the same settings as `kafka` (built by createKafka), or `kafka`
+ * itself when it was built elsewhere.
+ *
+ * Every client made by one kafkajs `Kafka` shares a map of committed offsets per group, and a
+ * transactional producer's `sendOffsets` writes into it BEFORE its transaction commits. A consumer
+ * of the same group that rejoins meanwhile then starts fetching from offsets that may never be
+ * committed (the transaction can still abort), past the state restored from the last commit: a
+ * silent gap. Transactional producers therefore get a client of their own.
+ */
+export function siblingKafka(kafka: Kafka): Kafka {
+  const config = configs.get(kafka);
+  return config ? new Kafka(config) : kafka;
 }
 
 /**
@@ -67,7 +87,8 @@ export function createReliableProducer(kafka: Kafka, maxRetryTimeMs = 30_000): P
  * fences the transaction a crashed predecessor left open; the broker aborts one after `timeoutMs`.
  */
 export function createTransactionalProducer(kafka: Kafka, transactionalId: string, timeoutMs: number, maxRetryTimeMs = 30_000): Producer {
-  return kafka.producer({
+  // Its own client: see siblingKafka (sendOffsets marks offsets committed in the shared map early).
+  return siblingKafka(kafka).producer({
     transactionalId,
     transactionTimeout: timeoutMs,
     idempotent: true,

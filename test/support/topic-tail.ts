@@ -2,31 +2,66 @@ import type { Admin, Consumer, Kafka } from 'kafkajs';
 import { uniqueName } from './services.ts';
 
 export interface TopicTail {
-  /** Every message value read so far, in the order read. */
+  /** Every message value read so far, in the order read (each offset once). */
   readonly values: readonly Buffer[];
   /** Resolves once every message up to the topic's current end is read; throws after `timeoutMs`. */
   readToEnd(timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
+/** Behind the end with nothing read for this long: the consumer is replaced (ms). */
+const STALL_MS = 15_000;
+
 /**
  * Follows a (non-transactional) topic from its beginning for the length of a test, so that a
  * check of "everything so far" costs a poll rather than a fresh consumer group per check.
+ *
+ * A kafkajs consumer can stay silent after its broker restarts (tulios/kafkajs#267, #659: no
+ * crash event, no fetch). The tail does not trust it: when it is behind the end and has read
+ * nothing for `STALL_MS`, or it crashed, it is replaced by a fresh one that re-reads from the
+ * beginning and skips every offset already read.
  */
 export async function tailTopic(kafka: Kafka, topic: string): Promise<TopicTail> {
-  const consumer: Consumer = kafka.consumer({ groupId: uniqueName('tail'), maxWaitTimeInMs: 200 });
   const admin = kafka.admin();
   const values: Buffer[] = [];
   /** Next offset to read, per partition. */
   const next = new Map<number, bigint>();
-  await Promise.all([consumer.connect(), admin.connect()]);
-  await consumer.subscribe({ topic, fromBeginning: true });
-  await consumer.run({
-    eachMessage: async ({ partition, message }) => {
-      values.push(message.value ?? Buffer.alloc(0));
-      next.set(partition, BigInt(message.offset) + 1n);
-    },
-  });
+  let lastReadAt = Date.now();
+  let consumer: Consumer | undefined;
+  let crashed = false;
+  let stopped = false;
+
+  async function follow(): Promise<void> {
+    const c = kafka.consumer({ groupId: uniqueName('tail'), maxWaitTimeInMs: 200 });
+    consumer = c;
+    crashed = false;
+    c.on(c.events.CRASH, () => {
+      crashed = true;
+    });
+    await c.connect();
+    await c.subscribe({ topic, fromBeginning: true });
+    await c.run({
+      eachMessage: async ({ partition, message }) => {
+        const offset = BigInt(message.offset);
+        if (offset < (next.get(partition) ?? 0n)) return; // read before a replacement
+        values.push(message.value ?? Buffer.alloc(0));
+        next.set(partition, offset + 1n);
+        lastReadAt = Date.now();
+      },
+    });
+  }
+
+  async function replace(): Promise<void> {
+    const old = consumer;
+    consumer = undefined;
+    await old?.disconnect().catch(() => undefined);
+    if (stopped) return;
+    lastReadAt = Date.now();
+    await follow();
+  }
+
+  await admin.connect();
+  await follow();
   return {
     values,
     async readToEnd(timeoutMs = 60_000) {
@@ -43,11 +78,19 @@ export async function tailTopic(kafka: Kafka, topic: string): Promise<TopicTail>
       }
       while (ends.some((p) => BigInt(p.high) > (next.get(p.partition) ?? BigInt(p.low)))) {
         if (Date.now() > deadline) throw new Error(`tail of ${topic}: not at its end after ${timeoutMs} ms`);
+        if (crashed || Date.now() - lastReadAt > STALL_MS) {
+          try {
+            await replace();
+          } catch (err) {
+            if (Date.now() > deadline) throw err;
+          }
+        }
         await new Promise((r) => setTimeout(r, 50));
       }
     },
     async stop() {
-      await Promise.allSettled([consumer.disconnect(), admin.disconnect()]);
+      stopped = true;
+      await Promise.allSettled([consumer?.disconnect(), admin.disconnect()]);
     },
   };
 }
