@@ -164,9 +164,13 @@ export function createCohortConsumer(options: CohortConsumerOptions): CohortCons
     const commands = emissions.flatMap((e) => (e.command ? [e.command] : []));
     const topicMessages: Array<{ topic: string; messages: Message[] }> = [{ topic: topics.findings, messages: findings.map((f) => ({ key: f.scope.id, value: JSON.stringify(f) })) }];
     if (commands.length > 0) topicMessages.push({ topic: topics.control, messages: commands.map((c) => ({ key: c.scope.id, value: JSON.stringify(c) })) });
+    // Every failure is retried until it goes or the consumer stops (kafkajs gives up on a broker
+    // that is away for long with a non-retriable error): a batch must never fail after its partials
+    // were applied, or kafkajs hands it over again and they would count twice.
     await retry(() => producer.sendBatch({ acks: -1, topicMessages }), {
       retries: Infinity,
       signal: stopping.signal,
+      isRetriable: () => !stopping.signal.aborted,
       onRetry: (err, attempt) => log.warn({ err, attempt }, 'delivering cohort findings failed; retrying'),
     });
     stats.findings += findings.length;
@@ -203,6 +207,7 @@ export function createCohortConsumer(options: CohortConsumerOptions): CohortCons
     await retry(() => producer.send({ topic: topics.dlq, acks: -1, messages }), {
       retries: Infinity,
       signal: stopping.signal,
+      isRetriable: () => !stopping.signal.aborted,
       onRetry: (err, attempt) => log.warn({ err, attempt }, 'sending poison partials to the DLQ failed; retrying'),
     });
   }
@@ -306,7 +311,9 @@ export function createCohortConsumer(options: CohortConsumerOptions): CohortCons
             for (const message of batch.messages) {
               if (!isRunning() || isStale()) break;
               const offset = BigInt(message.offset);
-              if (offset < state.restoredUntil) {
+              // Inside the restored checkpoint, or already applied: a batch handed over again in
+              // the same generation (kafkajs does after a failed eachBatch) must not count twice.
+              if (offset < state.restoredUntil || (state.next !== undefined && offset < state.next)) {
                 stats.skipped++;
                 continue;
               }
@@ -324,7 +331,8 @@ export function createCohortConsumer(options: CohortConsumerOptions): CohortCons
             }
             await deliver(emissions);
             await toDlq(poisoned);
-            if (gen === generation) await heartbeat();
+            // A failed heartbeat must not fail the batch (applied, delivered): kafkajs rejoins by itself.
+            if (gen === generation) await heartbeat().catch((err: unknown) => log.debug({ err }, 'heartbeat after a batch failed'));
             options.metrics?.consumed('cohort', stats.partials + stats.skipped + stats.invalid - consumedBefore);
             let cohorts = 0;
             for (const p of partitions.values()) cohorts += p.stage.size;

@@ -231,6 +231,9 @@ export function createPipelineConsumer(options: PipelineOptions): PipelineConsum
       retry(() => producer.sendBatch({ acks: -1, topicMessages }).then(() => undefined), {
         retries: Infinity,
         signal: stopping.signal,
+        // kafkajs gives up on a broker away for long with a non-retriable error; the queue waits
+        // for it instead (fetching pauses when it is full) rather than a rebuild from the commits.
+        isRetriable: () => !stopping.signal.aborted,
         onRetry: (err, attempt) => log.warn({ err, attempt }, 'delivering commands failed; retrying'),
       }),
   });
