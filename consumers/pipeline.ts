@@ -195,6 +195,8 @@ export function createPipelineConsumer(options: PipelineOptions): PipelineConsum
    * rejoined generation reads the committed offsets after it, when its outcome is known.
    */
   let transacting: Promise<void> = Promise.resolve();
+  /** The high-water mark of this process's last successful commit, per partition. */
+  const ownCommitted = new Map<number, bigint>();
   /** The batch being handled, so that stop() can wait for it before the last commit. */
   let inFlight: Promise<void> = Promise.resolve();
   /** A poison event's DLQ copy, queued by applyGuarded. */
@@ -213,7 +215,12 @@ export function createPipelineConsumer(options: PipelineOptions): PipelineConsum
     if (known) return known;
     // After a commit in flight when the group rejoined: its offsets are either committed or not by then.
     committed ??= transacting.then(fetchCommitted);
-    const restoreUntil = (await committed).get(partition);
+    // Right after a commit, the group's offsets can still read as the previous ones: the broker
+    // answers the commit before the transaction markers are written (kafkajs cannot ask for stable
+    // offsets, KIP-447). What this process itself committed last is committed: never rebuild from less.
+    const fetched = (await committed).get(partition);
+    const own = ownCommitted.get(partition);
+    const restoreUntil = own !== undefined && (fetched === undefined || own > fetched) ? own : fetched;
     const progress = createPartitionProgress(restoreUntil);
     const stage = createPerRunStage({ policy, keyRing, partials: forwardPartials, onEvict: (entry) => progress.evicted(entry.runId) });
     const state: PartitionState = { stage, progress };
@@ -338,6 +345,10 @@ export function createPipelineConsumer(options: PipelineOptions): PipelineConsum
           await consumer.commitOffsets(offsets);
         }
         stats.commits++;
+        for (const o of offsets) {
+          const hw = parseCommitMetadata(o.metadata);
+          if (hw !== undefined) ownCommitted.set(o.partition, hw);
+        }
       } catch (err) {
         // A rebalance in progress: the next join rebuilds from the last successful commit.
         log.warn({ err }, 'offset commit failed; will retry with the next commit point');

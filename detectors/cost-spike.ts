@@ -256,6 +256,10 @@ export function costSpike(state: CostSpikeState, partial: CohortPartial, ctx: Co
   // running minute). In order (replay) no partial is late, so replay's findings are unchanged;
   // the finding's episode is the late minute, so its id is the one replay gives it.
   const late = added.placed === 'late';
+  // A late minute that an episode already covers (it fired, then re-armed on minutes that looked
+  // calm while their partials were still on their way) must not fire again: its finding id is that
+  // episode's, and one id carries one content.
+  if (late && quarantine.some((q) => q.from <= partial.minute && partial.minute <= q.to)) return { state: next, findings: [] };
   const running = late ? (added.window.closed.find((b) => b.index === partial.minute)?.value ?? totals) : (added.window.open?.value ?? totals);
   const hit = state.view === 'spend' ? spendHit(next, running, baseline, p) : rateHit(running, baseline, p);
   if (hit === null || (late && hit.rule === 'spend_sustained')) return { state: next, findings: [] };

@@ -214,6 +214,24 @@ describe('cost-spike: spend per cohort', () => {
     expect(inOrder.fired.map((f) => f.finding.finding_id)).toEqual([fired[0]!.finding.finding_id]);
   });
 
+  it('a late partial of a minute whose episode already fired and re-armed fires nothing (one finding id, one content)', () => {
+    // Minute 60 spikes and fires; the next minutes arrive thin (their other partials are late), so
+    // they look calm and the episode re-arms; then the rest of minute 60 arrives.
+    const base = steady(flat(60, 5));
+    const spike = emptyPartial('spend', SPEND, T0 + 60 * MINUTE_MS + 1_000);
+    spike.spend_usd = 100;
+    const thin = steady([...flat(60, 0), 0, ...flat(P.rearm_minutes + 2, 5)]).filter((p) => p.minute > spike.minute);
+    const rest = emptyPartial('spend', SPEND, T0 + 60 * MINUTE_MS + 50_000);
+    rest.spend_usd = 400;
+    const { fired, state } = drive([...base, spike, ...thin, rest]);
+    expect(state.episode).toBeNull(); // re-armed before the late partial came
+    expect(state.quarantine.some((q) => q.from === spike.minute)).toBe(true);
+    expect(fired.map((f) => f.finding.rule)).toEqual(['spend_spike']);
+    expect(fired[0]!.finding.ts).toBe(spike.last_ts);
+    // The late partial still counts in its minute (the baseline learns the full total).
+    expect(state.minutes.closed.find((b) => b.index === spike.minute)?.value.spend_usd).toBeCloseTo(500, 9);
+  });
+
   it('is idle (droppable) only past its windows and with no episode open', () => {
     const calm = drive(steady(flat(20, 5))).state;
     const last = T0 / MINUTE_MS + 19;
