@@ -239,34 +239,12 @@ export function createIngestConsumer(options: IngestOptions): IngestConsumer {
   }
 
   async function writeBatch(batch: PendingBatch): Promise<void> {
-    if (batch.spans.length > 0 && !batch.spansWritten) {
-      const refused = await insert('spans', batch.spans);
-      batch.spansWritten = true;
-      for (const { index, error } of refused) {
-        const source = batch.spanSources[index];
-        if (!source) continue;
-        stats.valid--;
-        stats.rejectedRows++;
-        const text = `ClickHouse refused the row: ${error instanceof Error ? error.message : String(error)}`;
-        log.error({ err: error, partition: source.partition, offset: source.message.offset }, 'ClickHouse refused a span row; sent to the DLQ');
-        toDlq(source.message, source.topic, source.partition, 'store_rejected', text, batch);
-      }
-    }
-    if (batch.dlqRows.length > 0) {
-      // The DLQ topic is the record of a bad message; a dlq_events row the server refuses is only logged.
-      for (const { index, error } of await insert('dlq_events', batch.dlqRows)) {
-        log.error({ err: error, row: index }, 'ClickHouse refused a dlq_events row; the DLQ topic still has the message');
-      }
-    }
-    // One request per ~512 KiB: the DLQ topic has one partition, and a record batch larger than the
-    // broker's message.max.bytes (1 MB by default) is refused whole — oversize copies add up fast.
-    for (const chunk of chunkByBytes(batch.dlqMessages, DLQ_REQUEST_BYTES)) {
-      await retry(() => producer.send({ topic: topics.dlq, acks: -1, messages: chunk }), {
-        retries: Infinity,
-        ...retryOptions(),
-        onRetry: onRetry('produce DLQ'),
-      });
-    }
+    // The span rows, the dlq_events rows and the DLQ topic are written side by side (three round
+    // trips in one); the rows ClickHouse refuses go to the DLQ after, as `store_rejected`.
+    const dlqRows = batch.dlqRows.slice();
+    const dlqMessages = batch.dlqMessages.slice();
+    await settled([writeSpans(batch), writeDlq(dlqRows, dlqMessages)]);
+    if (batch.dlqRows.length > dlqRows.length) await writeDlq(batch.dlqRows.slice(dlqRows.length), batch.dlqMessages.slice(dlqMessages.length));
     stats.rowsWritten += batch.spans.length + batch.dlqRows.length;
     stats.flushes++;
     const offsets = batch.commitOffsets();
@@ -274,6 +252,43 @@ export function createIngestConsumer(options: IngestOptions): IngestConsumer {
       await consumer.commitOffsets(offsets);
       stats.commits++;
     }
+  }
+
+  async function writeSpans(batch: PendingBatch): Promise<void> {
+    if (batch.spans.length === 0 || batch.spansWritten) return;
+    const refused = await insert('spans', batch.spans);
+    batch.spansWritten = true;
+    for (const { index, error } of refused) {
+      const source = batch.spanSources[index];
+      if (!source) continue;
+      stats.valid--;
+      stats.rejectedRows++;
+      const text = `ClickHouse refused the row: ${error instanceof Error ? error.message : String(error)}`;
+      log.error({ err: error, partition: source.partition, offset: source.message.offset }, 'ClickHouse refused a span row; sent to the DLQ');
+      toDlq(source.message, source.topic, source.partition, 'store_rejected', text, batch);
+    }
+  }
+
+  async function writeDlq(rows: PendingBatch['dlqRows'], messages: PendingBatch['dlqMessages']): Promise<void> {
+    const toTable = async () => {
+      if (rows.length === 0) return;
+      // The DLQ topic is the record of a bad message; a dlq_events row the server refuses is only logged.
+      for (const { index, error } of await insert('dlq_events', rows)) {
+        log.error({ err: error, row: index }, 'ClickHouse refused a dlq_events row; the DLQ topic still has the message');
+      }
+    };
+    const toTopic = async () => {
+      // One request per ~512 KiB: the DLQ topic has one partition, and a record batch larger than the
+      // broker's message.max.bytes (1 MB by default) is refused whole — oversize copies add up fast.
+      for (const chunk of chunkByBytes(messages, DLQ_REQUEST_BYTES)) {
+        await retry(() => producer.send({ topic: topics.dlq, acks: -1, messages: chunk }), {
+          retries: Infinity,
+          ...retryOptions(),
+          onRetry: onRetry('produce DLQ'),
+        });
+      }
+    };
+    await settled([toTable(), toTopic()]);
   }
 
   /** Flushes what is pending; callers while a flush runs share the next one (it takes everything pending when it starts). */
@@ -375,4 +390,11 @@ export function createIngestConsumer(options: IngestOptions): IngestConsumer {
     },
     flush,
   };
+}
+
+/** Waits for every write (none left running behind a failure), then throws the first failure. */
+async function settled(writes: Array<Promise<void>>): Promise<void> {
+  const results = await Promise.allSettled(writes);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
 }

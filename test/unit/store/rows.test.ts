@@ -387,7 +387,7 @@ describe('dlqToRow', () => {
     expect(() => dlqToRow(record({ offset }))).toThrow(RangeError);
   });
 
-  it('property: base64 always decodes to the first ≤ 1 MiB of the original bytes', () => {
+  it('property: base64 always decodes to the first ≤ DLQ_MAX_VALUE_BYTES of the original bytes', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 512 }), (value) => {
         const row = dlqToRow(record({ value }));
