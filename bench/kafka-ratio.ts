@@ -184,12 +184,21 @@ async function pipelineTrial(kafka: Kafka, admin: Admin, shared: Topics, total: 
       await new Promise((r) => setTimeout(r, SAMPLE_MS));
       if (!alive) throw new Error('runwarden start exited before it consumed the topic');
       if (Date.now() > deadline) throw new Error('runwarden start did not consume the topic within 30 minutes');
-      const [ingest, detect, cohort, partialsEnd] = await Promise.all([
-        committed(admin, `${groupPrefix}-ingest`, topics.spans),
-        committed(admin, `${groupPrefix}-detect`, topics.spans),
-        committed(admin, `${groupPrefix}-cohort`, topics.partials),
-        endOffset(admin, topics.partials),
-      ]);
+      let sample: number[];
+      try {
+        sample = await Promise.all([
+          committed(admin, `${groupPrefix}-ingest`, topics.spans),
+          committed(admin, `${groupPrefix}-detect`, topics.spans),
+          committed(admin, `${groupPrefix}-cohort`, topics.partials),
+          endOffset(admin, topics.partials),
+        ]);
+      } catch (err) {
+        // A topic created a moment ago can be unknown to the broker answering (the second trial
+        // failed on UNKNOWN_TOPIC_OR_PARTITION): sample again.
+        if ((err as { retriable?: boolean }).retriable === true) continue;
+        throw err;
+      }
+      const [ingest, detect, cohort, partialsEnd] = sample as [number, number, number, number];
       const t = performance.now();
       // The partials topic is transactional: its end offset counts commit markers too, so the
       // cohort group is caught up when it stopped moving at what the detect stage last committed.
