@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { RUN_STATUSES, SPAN_SCHEMA_VERSION, TOOL_STATUSES, spanEventSchema, type SpanEvent } from '../contracts/span.ts';
 import { isWellFormed } from '../util/well-formed.ts';
+import { messageText } from './message-text.ts';
 
 /** Why a message went to the DLQ (SPEC §6). Stable strings: they label metrics and DLQ headers. */
 export const DLQ_REASONS = [
@@ -39,7 +40,6 @@ export type Decoded =
 export const MAX_MESSAGE_BYTES = 256 * 1024;
 export const DEFAULT_MAX_FUTURE_MS = 5 * 60_000;
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
  * Decodes one Kafka message value into a validated span event, or says exactly why not.
@@ -60,20 +60,8 @@ export function decodeSpanBySchema(value: Uint8Array | string | null, options: D
 
 function decode(value: Uint8Array | string | null, options: DecodeOptions, fast: boolean): Decoded {
   const maxBytes = options.maxBytes ?? MAX_MESSAGE_BYTES;
-  if (value === null) return { ok: false, reason: 'invalid_json', message: 'empty message (null value)' };
-  const size = typeof value === 'string' ? Buffer.byteLength(value) : value.byteLength;
-  if (size > maxBytes) {
-    return { ok: false, reason: 'oversize', message: `message is ${size} bytes; the limit is ${maxBytes}` };
-  }
-  let text: string;
-  if (typeof value === 'string') text = value;
-  else {
-    try {
-      text = utf8.decode(value);
-    } catch {
-      return { ok: false, reason: 'invalid_utf8', message: 'message is not valid UTF-8' };
-    }
-  }
+  const text = messageText(value, maxBytes, 'message is not valid UTF-8');
+  if (typeof text !== 'string') return text;
   let json: unknown;
   try {
     json = JSON.parse(text);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { messageText } from '../ingest/message-text.ts';
 
 /**
  * The OTLP/JSON shape of an ExportTraceServiceRequest, as the OpenTelemetry Collector's Kafka
@@ -100,26 +101,14 @@ export type OtlpDecoded = { ok: true; request: ExportTraceServiceRequest } | { o
 /** Largest accepted OTLP message (bytes): a collector batch of many spans. Default 16 MiB. */
 export const MAX_OTLP_MESSAGE_BYTES = 16 * 1024 * 1024;
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
 /**
  * Decodes one Kafka message value written by the collector's kafka exporter with
  * `encoding: otlp_json`. Never throws; a refusal says what to change. A protobuf payload
  * (`encoding: otlp_proto`, the exporter's default) is recognised and refused with that advice.
  */
 export function decodeOtlpJson(value: Uint8Array | string | null, maxBytes = MAX_OTLP_MESSAGE_BYTES): OtlpDecoded {
-  if (value === null) return { ok: false, reason: 'invalid_json', message: 'empty message (null value)' };
-  const size = typeof value === 'string' ? Buffer.byteLength(value) : value.byteLength;
-  if (size > maxBytes) return { ok: false, reason: 'oversize', message: `message is ${size} bytes; the limit is ${maxBytes}` };
-  let text: string;
-  if (typeof value === 'string') text = value;
-  else {
-    try {
-      text = utf8.decode(value);
-    } catch {
-      return { ok: false, reason: 'invalid_utf8', message: `not UTF-8 text: ${PROTO_HINT}` };
-    }
-  }
+  const text = messageText(value, maxBytes, `not UTF-8 text: ${PROTO_HINT}`);
+  if (typeof text !== 'string') return text;
   let json: unknown;
   try {
     json = JSON.parse(text);
